@@ -1,0 +1,34 @@
+# Two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/obsshort/shortener/telemetry.Version=$(VERSION) -X github.com/obsshort/shortener/telemetry.Revision=$(REVISION)
+BIN := bin
+
+.PHONY: run build deps lint test test-go
+
+## run: build and start the service on its embedded default (./data/shortener.db)
+run: build
+	mkdir -p data
+	./$(BIN)/shortener
+
+## build: compile the commands into ./bin
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./app/cmd/... ./ci/cmd/...
+
+## deps: install the Debian packages the tests use (prometheus, haproxy, chromium, ...)
+deps:
+	bash ci/install-deps.sh
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## test: everything, with -race, installing what the tests need first
+test: deps lint test-go
+
+test-go:
+	$(GO) test -race -count=1 -timeout 25m ./...

@@ -1,0 +1,187 @@
+// Package testenv holds what tests across the module need from the machine:
+// external tools, free loopback ports and freshly built binaries.
+//
+// A missing tool skips the test on a developer machine but fails it under
+// CI=true, so a green CI run always means the real component was exercised.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// InCI reports whether the tests run under CI (CI=true), where nothing may
+// be skipped for lack of a tool.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// RequireTool returns the path of an executable, or stops the test: a skip on
+// a developer machine, a failure under CI. The message says how to install it.
+func RequireTool(tb testing.TB, name string) string {
+	tb.Helper()
+	for _, candidate := range []string{name, "/usr/sbin/" + name, "/usr/bin/" + name} {
+		if p, err := exec.LookPath(candidate); err == nil {
+			return p
+		}
+	}
+	msg := fmt.Sprintf("%s not found: run `bash ci/install-deps.sh` (installs the Debian packages the tests use)", name)
+	if InCI() {
+		tb.Fatal(msg)
+	}
+	tb.Skip(msg)
+	return ""
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("find free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// ModuleRoot returns the repository root (the folder holding go.mod).
+func ModuleRoot(tb testing.TB) string {
+	tb.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		tb.Fatal("cannot locate testenv source")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+var (
+	buildMu    sync.Mutex
+	buildCache = map[string]string{}
+)
+
+// BuildBinary compiles a main package of this module (for example
+// "./app/cmd/shortener") once per test process and returns the binary path.
+// ldflags, if any, are passed to -ldflags.
+func BuildBinary(tb testing.TB, pkg string, ldflags string) string {
+	tb.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	key := pkg + "|" + ldflags
+	if p, ok := buildCache[key]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "testbin-")
+	if err != nil {
+		tb.Fatalf("temp dir: %v", err)
+	}
+	out := filepath.Join(dir, filepath.Base(pkg))
+	args := []string{"build", "-o", out}
+	if ldflags != "" {
+		args = append(args, "-ldflags", ldflags)
+	}
+	args = append(args, pkg)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = ModuleRoot(tb)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	buildCache[key] = out
+	return out
+}
+
+// WaitHTTP polls url until it answers 200 or the timeout passes.
+func WaitHTTP(tb testing.TB, url string, timeout time.Duration) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("%s not ready after %s: %s", url, timeout, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Process is a started external program whose output is kept for failure
+// messages.
+type Process struct {
+	Cmd    *exec.Cmd
+	output *lockedBuffer
+}
+
+// Output returns what the process wrote so far (stdout and stderr).
+func (p *Process) Output() string { return p.output.String() }
+
+// Start runs a program in the background and stops it (SIGTERM, then SIGKILL)
+// when the test ends. Its combined output is logged if the test fails.
+func Start(tb testing.TB, env []string, name string, args ...string) *Process {
+	tb.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	buf := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start %s: %v", name, err)
+	}
+	p := &Process{Cmd: cmd, output: buf}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if tb.Failed() {
+			tb.Logf("output of %s:\n%s", filepath.Base(name), tail(buf.String(), 4000))
+		}
+	})
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
