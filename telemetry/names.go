@@ -1,0 +1,82 @@
+// Package telemetry holds the service's metrics, tracing and logging setup.
+// It knows nothing of links: the app reports events through its methods.
+//
+// The names in this file are a contract: dashboards/, alerts/ and the canary
+// gate query exactly these series. Tests cross-check every name used there
+// against this list, so renaming a metric here fails those tests.
+package telemetry
+
+// Metric names exported by the shortener. Label names are listed beside each.
+const (
+	// Histogram; labels http_route, http_request_method, http_response_status_code.
+	MetricHTTPRequestDuration = "http_server_request_duration_seconds"
+	// Gauge; no labels.
+	MetricHTTPActiveRequests = "http_server_active_requests"
+	// Counter; label result: created, conflict, invalid, error.
+	MetricLinksCreated = "shortener_links_created_total"
+	// Counter; label result: found, not_found, expired, deleted.
+	MetricRedirects = "shortener_redirects_total"
+	// Histogram; label operation (create, get, delete, add_visits, ...).
+	MetricStoreOperationDuration = "shortener_store_operation_duration_seconds"
+	// Counter; label operation.
+	MetricStoreErrors = "shortener_store_errors_total"
+	// Counter; label result: hit, miss.
+	MetricCacheLookups = "shortener_cache_lookups_total"
+	// Counter; label result: ok, error. One per visit-count flush batch.
+	MetricVisitFlushBatches = "shortener_visit_flush_batches_total"
+	// Counter; visits written to the store by the flusher.
+	MetricVisitsFlushed = "shortener_visits_flushed_total"
+	// Gauge = 1; labels version, revision, goversion.
+	MetricBuildInfo = "shortener_build_info"
+	// Gauge: 1 when fault injection is on.
+	MetricFaultInjectionEnabled = "shortener_fault_injection_enabled"
+)
+
+// Label names and fixed values shared with dashboards, alerts and the gate.
+const (
+	LabelRoute  = "http_route"
+	LabelMethod = "http_request_method"
+	LabelStatus = "http_response_status_code"
+	LabelResult = "result"
+	LabelOp     = "operation"
+
+	// RouteUnmatched is the http_route of requests that match no route.
+	RouteUnmatched = "unmatched"
+	// MethodOther is the http_request_method of non-standard methods.
+	MethodOther = "_OTHER"
+)
+
+// LatencySLOSeconds is the redirect latency SLO threshold; the duration
+// histogram has a bucket boundary exactly here so the SLI is exact.
+const LatencySLOSeconds = 0.1
+
+// DurationBuckets are the classic buckets of the request duration histogram:
+// fine below a millisecond (redirects), a boundary at the 100 ms SLO, and a
+// tail to 10 s.
+var DurationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// ExportedMetricNames lists every metric family the shortener exports,
+// besides the standard go_* and process_* collectors. Series derived from
+// histograms (_bucket, _sum, _count) belong to their family.
+func ExportedMetricNames() []string {
+	return []string{
+		MetricHTTPRequestDuration,
+		MetricHTTPActiveRequests,
+		MetricLinksCreated,
+		MetricRedirects,
+		MetricStoreOperationDuration,
+		MetricStoreErrors,
+		MetricCacheLookups,
+		MetricVisitFlushBatches,
+		MetricVisitsFlushed,
+		MetricBuildInfo,
+		MetricFaultInjectionEnabled,
+	}
+}
+
+// Version and Revision are stamped at build time with -ldflags -X; when
+// empty, BuildVersion falls back to the module build info.
+var (
+	Version  string
+	Revision string
+)
