@@ -30,6 +30,9 @@ const (
 	MetricBuildInfo = "shortener_build_info"
 	// Gauge: 1 when fault injection is on.
 	MetricFaultInjectionEnabled = "shortener_fault_injection_enabled"
+	// Counter; label reason: queue_full, export_failed. Sampled spans that
+	// never reached the trace collector (registered by Tracing.RegisterMetrics).
+	MetricTraceSpansDropped = "shortener_trace_spans_dropped_total"
 )
 
 // Label names and fixed values shared with dashboards, alerts and the gate.
@@ -55,6 +58,10 @@ const LatencySLOSeconds = 0.1
 // tail to 10 s.
 var DurationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
+// StoreDurationBuckets are the buckets of the store operation histogram:
+// SQLite reads take tens of microseconds, writes (fsync) milliseconds.
+var StoreDurationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
+
 // ExportedMetricNames lists every metric family the shortener exports,
 // besides the standard go_* and process_* collectors. Series derived from
 // histograms (_bucket, _sum, _count) belong to their family.
@@ -71,6 +78,7 @@ func ExportedMetricNames() []string {
 		MetricVisitsFlushed,
 		MetricBuildInfo,
 		MetricFaultInjectionEnabled,
+		MetricTraceSpansDropped,
 	}
 }
 
