@@ -1,0 +1,190 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/obsshort/shortener/app/server"
+)
+
+// config is the service configuration: every flag has an environment
+// fallback named SHORTENER_<FLAG> (upper case, dashes as underscores); a flag
+// on the command line wins. Secrets (admin keys) come only from a file or the
+// environment, never from argv.
+type config struct {
+	Addr              string
+	AdminAddr         string
+	DB                string
+	BaseURL           string
+	RedirectStatus    int
+	AdminKeysFile     string
+	FaultErrorRate    float64
+	FaultLatency      time.Duration
+	LogLevel          string
+	Telemetry         bool
+	ShutdownTimeout   time.Duration
+	DrainDelay        time.Duration
+	CacheSize         int
+	CacheTTL          time.Duration
+	VisitFlush        time.Duration
+	RateLimit         float64
+	RateBurst         int
+	TrustedProxies    string
+	MaxConnections    int
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	Readers           int
+
+	adminKeys string // from SHORTENER_ADMIN_KEYS only
+}
+
+const envPrefix = "SHORTENER_"
+
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseConfig reads flags with environment fallbacks. errHelp is returned
+// (with usage written to stdout) for -h/--help.
+func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("shortener", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "public listener (web page, API, redirects)")
+	fs.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:8081", "operator listener (/metrics, /healthz, /readyz, /debug/pprof/)")
+	fs.StringVar(&c.DB, "db", "./data/shortener.db", "SQLite database file (created with its schema on first start)")
+	fs.StringVar(&c.BaseURL, "base-url", "", "base of the short URLs shown to users (default http://<addr>)")
+	fs.IntVar(&c.RedirectStatus, "redirect-status", 302, "redirect status code: 301, 302, 307 or 308")
+	fs.StringVar(&c.AdminKeysFile, "admin-keys-file", "", "file of admin API keys (one per line, or sha256:<hex>); or set SHORTENER_ADMIN_KEYS (comma-separated)")
+	fs.Float64Var(&c.FaultErrorRate, "fault-error-rate", 0, "game days only: share (0 to 1) of public requests answered 500")
+	fs.DurationVar(&c.FaultLatency, "fault-latency", 0, "game days only: delay added to every public request")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&c.Telemetry, "telemetry", true, "request metrics and tracing (false only for benchmarks)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", time.Second, "on SIGTERM, how long /readyz reports 503 before listeners close (lets load balancers notice)")
+	fs.IntVar(&c.CacheSize, "cache-size", 100_000, "links kept in the redirect cache")
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", 2*time.Second, "how long a cached link is trusted (bounds how late a delete by another process is seen)")
+	fs.DurationVar(&c.VisitFlush, "visit-flush-interval", time.Second, "how often visit counts are written to the database")
+	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "link creations per second allowed per client address (0 disables)")
+	fs.IntVar(&c.RateBurst, "rate-burst", 100, "burst of link creations allowed per client address")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated IPs/CIDRs of proxies whose X-Forwarded-For is believed")
+	fs.IntVar(&c.MaxConnections, "max-connections", 4096, "open connections accepted on the public listener")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "time allowed to read request headers")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", 10*time.Second, "time allowed to read a whole request")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", 30*time.Second, "time allowed to write a response")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive idle timeout")
+	fs.IntVar(&c.Readers, "db-readers", 8, "read connections to the database")
+
+	// Environment first, so flags given on the command line override it.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %v", envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, stdout)
+			return nil, errHelp
+		}
+		return nil, fmt.Errorf("%w (see --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	c.adminKeys = getenv("SHORTENER_ADMIN_KEYS")
+	return c, c.validate()
+}
+
+var errHelp = errors.New("help requested")
+
+func (c *config) validate() error {
+	switch c.RedirectStatus {
+	case 301, 302, 307, 308:
+	default:
+		return fmt.Errorf("--redirect-status %d: must be 301, 302, 307 or 308", c.RedirectStatus)
+	}
+	if c.FaultErrorRate < 0 || c.FaultErrorRate > 1 {
+		return fmt.Errorf("--fault-error-rate %v: must be between 0 and 1", c.FaultErrorRate)
+	}
+	if c.FaultLatency < 0 {
+		return fmt.Errorf("--fault-latency %v: must not be negative", c.FaultLatency)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q: want host:port", c.Addr)
+	}
+	if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		return fmt.Errorf("--admin-addr %q: want host:port", c.AdminAddr)
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Addr
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--base-url %q: want an absolute http(s) URL such as https://sho.rt", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	if c.CacheSize < 1 {
+		return fmt.Errorf("--cache-size %d: must be at least 1", c.CacheSize)
+	}
+	if c.VisitFlush <= 0 {
+		return fmt.Errorf("--visit-flush-interval must be positive")
+	}
+	if c.RateLimit < 0 || (c.RateLimit > 0 && c.RateBurst < 1) {
+		return fmt.Errorf("--rate-limit must be >= 0 and --rate-burst >= 1")
+	}
+	if _, err := server.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies %q: %v", c.TrustedProxies, err)
+	}
+	if c.MaxConnections < 1 {
+		return fmt.Errorf("--max-connections %d: must be at least 1", c.MaxConnections)
+	}
+	return nil
+}
+
+// loadAdminKeys reads keys from the file and the environment.
+func (c *config) loadAdminKeys() (*server.AdminKeys, error) {
+	var text strings.Builder
+	if c.AdminKeysFile != "" {
+		b, err := os.ReadFile(c.AdminKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("--admin-keys-file: %w", err)
+		}
+		text.Write(b)
+		text.WriteByte('\n')
+	}
+	text.WriteString(c.adminKeys)
+	keys, err := server.ParseAdminKeys(strings.NewReader(text.String()))
+	if err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "shortener: a URL shortener with metrics, traces and deploy gates.\n\n")
+	fmt.Fprintf(w, "Usage: shortener [flags]\n\nEvery flag can also be set by the environment variable shown.\n\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  --%s (env %s, default %s)\n      %s\n", f.Name, envName(f.Name), def, f.Usage)
+	})
+	fmt.Fprintf(w, "\n  SHORTENER_ADMIN_KEYS (env only)\n      comma-separated admin API keys for DELETE /api/v1/links/{code}\n")
+	fmt.Fprintf(w, "\nTracing uses the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER, OTEL_SERVICE_NAME, ...).\n")
+}

@@ -1,0 +1,190 @@
+// Command shortener serves the URL shortener: the web page, JSON API and
+// redirects on the public listener; metrics, health and profiling on the
+// admin listener. See --help.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/net/netutil"
+
+	"github.com/obsshort/shortener/app"
+	"github.com/obsshort/shortener/app/observed"
+	"github.com/obsshort/shortener/app/server"
+	"github.com/obsshort/shortener/app/sqlite"
+	"github.com/obsshort/shortener/telemetry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, errHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "shortener: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the service and blocks until ctx ends, then shuts down
+// gracefully: readiness turns false, in-flight requests drain, visit counts
+// are flushed. It returns nil after a clean shutdown.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	level, err := telemetry.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := telemetry.NewLogger(stdout, level).With("component", "shortener")
+
+	reg := telemetry.NewRegistry()
+	version, revision := telemetry.RegisterBuildInfo(reg)
+	var (
+		metrics *telemetry.Metrics
+		tracing *telemetry.Tracing
+	)
+	if cfg.Telemetry {
+		metrics = telemetry.NewMetrics(reg)
+		tracing, err = telemetry.SetupTracing(ctx, getenv, "shortener", version)
+		if err != nil {
+			return fmt.Errorf("tracing: %w", err)
+		}
+		if err := tracing.RegisterMetrics(reg); err != nil {
+			return fmt.Errorf("tracing metrics: %w", err)
+		}
+	}
+	fault := server.Fault{ErrorRate: cfg.FaultErrorRate, Latency: cfg.FaultLatency}
+	metrics.SetFaultInjection(fault.Enabled())
+	if fault.Enabled() {
+		logger.Warn("FAULT INJECTION IS ON: this instance fails or delays requests on purpose",
+			"fault_error_rate", fault.ErrorRate, "fault_latency", fault.Latency.String())
+	}
+
+	keys, err := cfg.loadAdminKeys()
+	if err != nil {
+		return err
+	}
+	trusted, _ := server.ParseTrustedProxies(cfg.TrustedProxies) // validated in parseConfig
+
+	db, err := sqlite.Open(ctx, cfg.DB, cfg.Readers)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cookieKey, err := db.Secret(ctx, "cookie_key", 32)
+	if err != nil {
+		return err
+	}
+
+	var store app.LinkStore = db
+	if cfg.Telemetry {
+		store = &observed.Store{Next: db, Metrics: metrics, Tracing: tracing}
+	}
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFlush()
+	visits := app.NewVisitCounter(store, logger, metrics.VisitFlush)
+	var flushDone sync.WaitGroup
+	flushDone.Go(func() { visits.Run(flushCtx, cfg.VisitFlush) })
+
+	base, _ := url.Parse(cfg.BaseURL)
+	svc := &app.Service{
+		Store:     store,
+		Cache:     expirable.NewLRU[string, *app.Link](cfg.CacheSize, nil, cfg.CacheTTL),
+		Visits:    visits,
+		SelfHosts: []string{base.Host, cfg.Addr},
+	}
+	if metrics != nil {
+		svc.Observer = metrics
+	}
+	var limiter *server.RateLimiter
+	if cfg.RateLimit > 0 {
+		limiter = server.NewRateLimiter(cfg.RateLimit, cfg.RateBurst, trusted)
+	}
+	health := &server.Health{Check: func(r *http.Request) error { return store.Ready(r.Context()) }}
+	deps := server.Deps{
+		Service: svc, Logger: logger, Metrics: metrics, Tracing: tracing, Registry: reg,
+		Health: health, BaseURL: cfg.BaseURL, RedirectStatus: cfg.RedirectStatus,
+		AdminKeys: keys, CookieKey: cookieKey, Fault: fault, Limiter: limiter,
+	}
+
+	publicLn, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		publicLn.Close()
+		return fmt.Errorf("listen %s: %w", cfg.AdminAddr, err)
+	}
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	public := &http.Server{
+		Handler:           server.NewPublic(deps),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          errLog,
+	}
+	admin := &http.Server{
+		Handler:           server.NewAdmin(deps),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          errLog,
+		// No WriteTimeout: CPU profiles stream for their whole duration.
+	}
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- public.Serve(netutil.LimitListener(publicLn, cfg.MaxConnections)) }()
+	go func() { serveErr <- admin.Serve(adminLn) }()
+	logger.Info("shortener started",
+		"addr", publicLn.Addr().String(), "admin_addr", adminLn.Addr().String(), "db", cfg.DB,
+		"base_url", cfg.BaseURL, "version", version, "revision", revision, "go", runtime.Version(),
+		"telemetry", cfg.Telemetry, "tracing_export", tracing.Exporting(), "admin_keys", keys.Len())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutdown requested; readiness off, draining", "drain_delay", cfg.DrainDelay.String())
+	case err := <-serveErr:
+		runErr = fmt.Errorf("serve: %w", err)
+		logger.Error("listener failed; shutting down", "err", err)
+	}
+	health.Drain()
+	if runErr == nil {
+		time.Sleep(cfg.DrainDelay)
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := public.Shutdown(shutCtx); err != nil {
+		logger.Error("public listener did not drain in time", "err", err)
+		runErr = errors.Join(runErr, fmt.Errorf("drain public listener: %w", err))
+	}
+	if err := admin.Shutdown(shutCtx); err != nil {
+		logger.Warn("admin listener did not drain in time", "err", err)
+	}
+	stopFlush()
+	flushDone.Wait()
+	if err := tracing.Shutdown(shutCtx); err != nil {
+		logger.Warn("trace export at shutdown failed", "err", err)
+	}
+	logger.Info("shortener stopped")
+	return runErr
+}

@@ -1,0 +1,42 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+type healthBody struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusOK, healthBody{Status: "ok"})
+	})
+}
+
+// handleReadyz answers 503 while draining or when the store is unusable, and
+// says why.
+func handleReadyz(h *Health) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h == nil {
+			encode(w, http.StatusOK, healthBody{Status: "ready"})
+			return
+		}
+		if h.Draining() {
+			encode(w, http.StatusServiceUnavailable, healthBody{Status: "draining", Reason: "shutting down; not accepting new traffic"})
+			return
+		}
+		if h.Check != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := h.Check(r.WithContext(ctx)); err != nil {
+				encode(w, http.StatusServiceUnavailable, healthBody{Status: "not ready", Reason: err.Error()})
+				return
+			}
+		}
+		encode(w, http.StatusOK, healthBody{Status: "ready"})
+	})
+}

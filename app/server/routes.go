@@ -1,0 +1,93 @@
+package server
+
+import (
+	"io/fs"
+	"net/http"
+	"net/http/pprof"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/obsshort/shortener/telemetry"
+)
+
+// PublicRoutes lists every public route with the status codes it can answer,
+// so metrics create those series at zero before the first request.
+func PublicRoutes(redirectStatus int) []telemetry.Route {
+	common := []int{http.StatusInternalServerError}
+	with := func(codes ...int) []int { return append(codes, common...) }
+	return []telemetry.Route{
+		{Method: http.MethodGet, Pattern: "/", Statuses: with(200)},
+		{Method: http.MethodPost, Pattern: "/", Statuses: with(303, 400, 403, 409, 413, 422, 429, 503)},
+		{Method: http.MethodPost, Pattern: "/api/v1/links", Statuses: with(201, 400, 403, 409, 413, 422, 429, 503)},
+		{Method: http.MethodGet, Pattern: "/api/v1/links/{code}", Statuses: with(200, 404)},
+		{Method: http.MethodDelete, Pattern: "/api/v1/links/{code}", Statuses: with(204, 401, 403, 404, 503)},
+		{Method: http.MethodGet, Pattern: "/{code}", Statuses: with(redirectStatus, 404, 410)},
+		{Method: http.MethodGet, Pattern: "/{code}/qr", Statuses: with(200, 404, 410)},
+		{Method: http.MethodGet, Pattern: "/static/*", Statuses: with(200, 404)},
+		{Method: http.MethodGet, Pattern: "/healthz", Statuses: []int{200}},
+		{Method: http.MethodGet, Pattern: "/readyz", Statuses: []int{200, 503}},
+	}
+}
+
+// NewPublic returns the public listener's handler: web page, JSON API and
+// redirects. Middleware order, outermost first: recover, tracing, metrics,
+// access log, cross-origin protection, fault injection.
+func NewPublic(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(recoverer(d.Logger))
+	if d.Tracing != nil {
+		r.Use(d.Tracing.Middleware)
+	}
+	if d.Metrics != nil {
+		d.Metrics.InitHTTP(PublicRoutes(d.RedirectStatus))
+		r.Use(d.Metrics.Middleware)
+	}
+	r.Use(telemetry.AccessLog(d.Logger))
+	r.Use(crossOriginProtection(d.Logger))
+	r.Use(d.Fault.middleware)
+
+	r.Method(http.MethodGet, "/healthz", handleHealthz())
+	r.Method(http.MethodGet, "/readyz", handleReadyz(d.Health))
+
+	r.With(securityHeaders).Method(http.MethodGet, "/", handleIndex(d))
+	r.With(securityHeaders, d.Limiter.middleware).Method(http.MethodPost, "/", handleIndexPost(d))
+	r.With(securityHeaders).Method(http.MethodGet, "/static/*", handleStatic(staticFS()))
+
+	r.Route("/api/v1/links", func(r chi.Router) {
+		r.With(d.Limiter.middleware).Method(http.MethodPost, "/", handleCreateLink(d))
+		r.Method(http.MethodGet, "/{code}", handleGetLink(d))
+		r.With(requireAdmin(d.AdminKeys, d.Logger)).Method(http.MethodDelete, "/{code}", handleDeleteLink(d))
+	})
+
+	r.With(securityHeaders).Method(http.MethodGet, "/{code}", handleRedirect(d))
+	r.With(securityHeaders).Method(http.MethodGet, "/{code}/qr", handleQR(d))
+
+	r.NotFound(handleNotFound(d).ServeHTTP)
+	r.MethodNotAllowed(handleMethodNotAllowed().ServeHTTP)
+	return r
+}
+
+// NewAdmin returns the operator listener's handler: metrics, health and
+// profiling. It is never exposed on the public listener.
+func NewAdmin(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(recoverer(d.Logger))
+	r.Method(http.MethodGet, "/healthz", handleHealthz())
+	r.Method(http.MethodGet, "/readyz", handleReadyz(d.Health))
+	if d.Registry != nil {
+		r.Handle("/metrics", telemetry.MetricsHandler(d.Registry))
+	}
+	r.HandleFunc("/debug/pprof/", pprof.Index)
+	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	r.Handle("/debug/pprof/{name}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pprof.Handler(chi.URLParam(r, "name")).ServeHTTP(w, r)
+	}))
+	return r
+}
+
+func handleStatic(files fs.FS) http.Handler {
+	return http.StripPrefix("/static/", http.FileServerFS(files))
+}

@@ -1,0 +1,228 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Cache is the bounded in-memory cache in front of the store on the redirect
+// path. Entries expire after a short TTL so that a delete made by another
+// process sharing the database takes effect within seconds.
+type Cache interface {
+	Get(code string) (*Link, bool)
+	Add(code string, l *Link) bool
+	Remove(code string) bool
+}
+
+// Observer receives business events (implemented by telemetry.Metrics).
+type Observer interface {
+	LinkCreated(result string)
+	Redirect(result string)
+	CacheLookup(hit bool)
+}
+
+// Results reported to the Observer.
+const (
+	CreateResultCreated  = "created"
+	CreateResultConflict = "conflict"
+	CreateResultInvalid  = "invalid"
+	CreateResultError    = "error"
+
+	RedirectFound    = "found"
+	RedirectNotFound = "not_found"
+	RedirectExpired  = "expired"
+	RedirectDeleted  = "deleted"
+)
+
+// CreateResults and RedirectResults list every result value, so metrics can
+// create their series at zero.
+var (
+	CreateResults   = []string{CreateResultCreated, CreateResultConflict, CreateResultInvalid, CreateResultError}
+	RedirectResults = []string{RedirectFound, RedirectNotFound, RedirectExpired, RedirectDeleted}
+)
+
+// CreateRequest is what a user asks for.
+type CreateRequest struct {
+	URL       string
+	Alias     string
+	ExpiresAt *time.Time
+}
+
+// Service applies the link rules on top of a store.
+type Service struct {
+	Store     LinkStore
+	Cache     Cache         // optional
+	Visits    *VisitCounter // optional
+	Observer  Observer      // optional
+	SelfHosts []string      // host[:port] of this service, refused as targets
+	Now       func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) observeCreate(result string) {
+	if s.Observer != nil {
+		s.Observer.LinkCreated(result)
+	}
+}
+
+// Create validates the request and stores a new link.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*Link, error) {
+	link, err := s.create(ctx, req)
+	switch ErrorCode(err) {
+	case "":
+		s.observeCreate(CreateResultCreated)
+	case ECONFLICT:
+		s.observeCreate(CreateResultConflict)
+	case EINVALID:
+		s.observeCreate(CreateResultInvalid)
+	default:
+		s.observeCreate(CreateResultError)
+	}
+	return link, err
+}
+
+func (s *Service) create(ctx context.Context, req CreateRequest) (*Link, error) {
+	target, err := ValidateURL(req.URL, s.SelfHosts)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	if req.ExpiresAt != nil {
+		exp := req.ExpiresAt.UTC().Truncate(time.Millisecond)
+		if !exp.After(now) {
+			return nil, Errorf(EINVALID, "expires_at %s is in the past; give a future RFC 3339 time or leave it out", req.ExpiresAt.Format(time.RFC3339))
+		}
+		req.ExpiresAt = &exp
+	}
+	link := &Link{URL: target, CreatedAt: now, ExpiresAt: req.ExpiresAt}
+	if req.Alias != "" {
+		if err := ValidateAlias(req.Alias); err != nil {
+			return nil, err
+		}
+		link.Code = req.Alias
+		if err := s.Store.CreateLink(ctx, link); err != nil {
+			if ErrorCode(err) == ECONFLICT {
+				return nil, Errorf(ECONFLICT, "alias %q is already taken; choose another or leave alias empty for a random code", req.Alias)
+			}
+			return nil, fmt.Errorf("create link: %w", err)
+		}
+		return link, nil
+	}
+	for range maxCodeRetries {
+		code, err := NewCode()
+		if err != nil {
+			return nil, err
+		}
+		link.Code = code
+		err = s.Store.CreateLink(ctx, link)
+		if err == nil {
+			return link, nil
+		}
+		if ErrorCode(err) != ECONFLICT {
+			return nil, fmt.Errorf("create link: %w", err)
+		}
+	}
+	return nil, fmt.Errorf("create link: no free code after %d tries", maxCodeRetries)
+}
+
+// Resolve returns the live link for a redirect and counts the visit in
+// memory. Unknown codes give ENOTFOUND, expired or deleted links EGONE.
+func (s *Service) Resolve(ctx context.Context, code string) (*Link, error) {
+	link, err := s.lookup(ctx, code)
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			s.observeRedirect(RedirectNotFound)
+		}
+		return nil, err
+	}
+	switch link.State(s.now()) {
+	case LinkDeleted:
+		s.observeRedirect(RedirectDeleted)
+		return nil, Errorf(EGONE, "link %s was deleted", code)
+	case LinkExpired:
+		s.observeRedirect(RedirectExpired)
+		return nil, Errorf(EGONE, "link %s has expired", code)
+	}
+	s.observeRedirect(RedirectFound)
+	if s.Visits != nil {
+		s.Visits.Add(code)
+	}
+	return link, nil
+}
+
+func (s *Service) observeRedirect(result string) {
+	if s.Observer != nil {
+		s.Observer.Redirect(result)
+	}
+}
+
+func (s *Service) lookup(ctx context.Context, code string) (*Link, error) {
+	if !ValidCodeSyntax(code) {
+		return nil, Errorf(ENOTFOUND, "no link with code %q", code)
+	}
+	if s.Cache != nil {
+		if l, ok := s.Cache.Get(code); ok {
+			if s.Observer != nil {
+				s.Observer.CacheLookup(true)
+			}
+			return l, nil
+		}
+		if s.Observer != nil {
+			s.Observer.CacheLookup(false)
+		}
+	}
+	l, err := s.Store.FindLink(ctx, code)
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, Errorf(ENOTFOUND, "no link with code %q", code)
+		}
+		return nil, fmt.Errorf("find link: %w", err)
+	}
+	if s.Cache != nil {
+		s.Cache.Add(code, l)
+	}
+	return l, nil
+}
+
+// Get returns a link's metadata with its visit count (stored plus not yet
+// flushed), whatever its state.
+func (s *Service) Get(ctx context.Context, code string) (*Link, error) {
+	if !ValidCodeSyntax(code) {
+		return nil, Errorf(ENOTFOUND, "no link with code %q", code)
+	}
+	l, err := s.Store.FindLink(ctx, code)
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, Errorf(ENOTFOUND, "no link with code %q", code)
+		}
+		return nil, fmt.Errorf("get link: %w", err)
+	}
+	if s.Visits != nil {
+		l.Visits += s.Visits.Pending(code)
+	}
+	return l, nil
+}
+
+// Delete marks a link deleted; it answers 410 from then on.
+func (s *Service) Delete(ctx context.Context, code string) error {
+	if !ValidCodeSyntax(code) {
+		return Errorf(ENOTFOUND, "no link with code %q", code)
+	}
+	if err := s.Store.DeleteLink(ctx, code, s.now().UTC()); err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return Errorf(ENOTFOUND, "no link with code %q", code)
+		}
+		return fmt.Errorf("delete link: %w", err)
+	}
+	if s.Cache != nil {
+		s.Cache.Remove(code)
+	}
+	return nil
+}
