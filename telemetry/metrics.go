@@ -174,6 +174,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.storeDur.WithLabelValues(op)
 		m.storeErrs.WithLabelValues(op)
 	}
+	// The unmatched route exists from the start, so the duration family is
+	// exported even before InitHTTP and any traffic.
+	m.initUnmatched([]string{http.MethodGet, http.MethodHead, MethodOther})
 	m.cacheHit = m.cache.WithLabelValues("hit")
 	m.cacheMiss = m.cache.WithLabelValues("miss")
 	m.flushOK = m.flushBatches.WithLabelValues("ok")
@@ -216,6 +219,12 @@ func (m *Metrics) InitHTTP(routes []Route) {
 		}
 	}
 	for method := range methods {
+		m.initUnmatched([]string{method})
+	}
+}
+
+func (m *Metrics) initUnmatched(methods []string) {
+	for _, method := range methods {
 		for _, s := range unmatchedStatuses {
 			m.duration.WithLabelValues(RouteUnmatched, method, statusLabel(s))
 		}

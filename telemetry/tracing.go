@@ -47,6 +47,9 @@ type tracingOptions struct {
 	exporter sdktrace.SpanExporter // used instead of OTLP when set
 	batch    []sdktrace.BatchSpanProcessorOption
 	sync     bool // export each span as it ends (in-memory tests)
+
+	exportTimeout time.Duration // default spanExportTimeout
+	queueLimit    int64         // default spanQueueSize
 }
 
 // SetupTracing configures tracing from the standard OTEL_* variables, read
@@ -85,6 +88,12 @@ func setupTracing(ctx context.Context, getenv func(string) string, serviceName, 
 		return t, nil
 	}
 
+	if opts.exportTimeout <= 0 {
+		opts.exportTimeout = spanExportTimeout
+	}
+	if opts.queueLimit <= 0 {
+		opts.queueLimit = spanQueueSize
+	}
 	res, err := tracingResource(ctx, env, serviceName, version)
 	if err != nil {
 		return nil, err
@@ -92,7 +101,7 @@ func setupTracing(ctx context.Context, getenv func(string) string, serviceName, 
 
 	exporter := opts.exporter
 	if exporter == nil {
-		exporter, err = otlpExporter(ctx, env)
+		exporter, err = otlpExporter(ctx, env, opts.exportTimeout)
 		if err != nil {
 			return nil, err
 		}
@@ -123,15 +132,15 @@ func setupTracing(ctx context.Context, getenv func(string) string, serviceName, 
 			batch := append([]sdktrace.BatchSpanProcessorOption{
 				// The BSP queue has headroom over our own bound so that it
 				// never drops silently: every drop goes through boundedProcessor.
-				sdktrace.WithMaxQueueSize(spanQueueSize + 2*spanBatchSize + 16),
+				sdktrace.WithMaxQueueSize(int(opts.queueLimit) + 2*spanBatchSize + 16),
 				sdktrace.WithMaxExportBatchSize(spanBatchSize),
 				sdktrace.WithBatchTimeout(spanBatchTimeout),
-				sdktrace.WithExportTimeout(spanExportTimeout),
+				sdktrace.WithExportTimeout(opts.exportTimeout),
 			}, opts.batch...)
 			sp = sdktrace.NewBatchSpanProcessor(counted, batch...)
 		}
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(&boundedProcessor{
-			SpanProcessor: sp, drops: t.drops, limit: spanQueueSize,
+			SpanProcessor: sp, drops: t.drops, limit: opts.queueLimit,
 		}))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
@@ -348,7 +357,7 @@ func parseKeyValues(s string) ([][2]string, error) {
 
 // otlpExporter returns the OTLP/HTTP exporter the environment asks for, or
 // nil when no endpoint is configured.
-func otlpExporter(ctx context.Context, env func(string) string) (sdktrace.SpanExporter, error) {
+func otlpExporter(ctx context.Context, env func(string) string, timeout time.Duration) (sdktrace.SpanExporter, error) {
 	switch exp := strings.ToLower(env("OTEL_TRACES_EXPORTER")); exp {
 	case "", "otlp":
 	case "none":
@@ -375,14 +384,14 @@ func otlpExporter(ctx context.Context, env func(string) string) (sdktrace.SpanEx
 	}
 	opts := []otlptracehttp.Option{
 		otlptracehttp.WithEndpointURL(endpoint),
-		otlptracehttp.WithTimeout(spanExportTimeout),
+		otlptracehttp.WithTimeout(timeout),
 		// Retries stay within one export timeout: a collector that is down
 		// costs a bounded queue, never a growing backlog.
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
 			Enabled:         true,
 			InitialInterval: 500 * time.Millisecond,
 			MaxInterval:     2 * time.Second,
-			MaxElapsedTime:  spanExportTimeout,
+			MaxElapsedTime:  timeout,
 		}),
 	}
 	if h := first(env("OTEL_EXPORTER_OTLP_TRACES_HEADERS"), env("OTEL_EXPORTER_OTLP_HEADERS")); h != "" {
