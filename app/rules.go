@@ -81,11 +81,19 @@ func ValidateURL(raw string, selfHosts []string) (string, error) {
 	}
 	asciiHost := host
 	if net.ParseIP(strings.Trim(host, "[]")) == nil {
+		if !utf8.ValidString(host) {
+			return "", Errorf(EINVALID, "url host is not valid UTF-8 once percent-decoded")
+		}
 		asciiHost, err = idnaProfile.ToASCII(strings.TrimSuffix(host, "."))
 		if err != nil || asciiHost == "" {
 			return "", Errorf(EINVALID, "url host %q is not a valid domain name", shorten(host))
 		}
 		asciiHost = strings.ToLower(asciiHost)
+		// The punycode form must itself be a valid name, or the stored link
+		// would not pass these rules again.
+		if again, err := idnaProfile.ToASCII(asciiHost); err != nil || again != asciiHost {
+			return "", Errorf(EINVALID, "url host %q is not a valid domain name", shorten(host))
+		}
 	}
 	port := u.Port()
 	u.Scheme = scheme
@@ -96,8 +104,13 @@ func ValidateURL(raw string, selfHosts []string) (string, error) {
 	if port != "" {
 		u.Host += ":" + port
 	}
+	if isNumericHost(asciiHost) && net.ParseIP(asciiHost) == nil {
+		// Browsers read "2130706433" or "0x7f.1" as IPv4 addresses; refusing
+		// the non-standard forms keeps what users see equal to where they go.
+		return "", Errorf(EINVALID, "url host %q is a numeric address in a non-standard form; write IPv4 addresses as four decimal numbers", shorten(asciiHost))
+	}
 	for _, self := range selfHosts {
-		if self != "" && strings.EqualFold(u.Host, self) {
+		if isSelf(scheme, asciiHost, port, self) {
 			return "", Errorf(EINVALID, "url points at this shortener (%s); link to the final destination instead", self)
 		}
 	}
@@ -108,21 +121,102 @@ func ValidateURL(raw string, selfHosts []string) (string, error) {
 	return out, nil
 }
 
-// hasEncodedControl reports whether s holds %00-%1F or %7F.
+// hasEncodedControl reports whether s holds a percent-encoded control
+// character (C0, DEL or C1) or whitespace other than the plain space %20,
+// such as %0A, %C2%85 or %E2%80%A8: header splitting and look-alike tricks.
 func hasEncodedControl(s string) bool {
-	for i := 0; i+2 < len(s); i++ {
-		if s[i] != '%' {
+	if !strings.Contains(s, "%") {
+		return false
+	}
+	dec := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			dec = append(dec, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
 			continue
 		}
-		hi, lo := s[i+1], s[i+2]
-		if (hi == '0' || hi == '1') && isHex(lo) {
-			return true
+		dec = append(dec, s[i])
+	}
+	for len(dec) > 0 {
+		r, size := utf8.DecodeRune(dec)
+		dec = dec[size:]
+		if r == utf8.RuneError && size <= 1 {
+			continue // arbitrary bytes may be percent-encoded in a query
 		}
-		if hi == '7' && (lo == 'f' || lo == 'F') {
+		if unicode.IsControl(r) || (unicode.IsSpace(r) && r != ' ') {
 			return true
 		}
 	}
 	return false
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// isNumericHost reports whether the last label of host is a number (decimal,
+// octal or 0x-hex), which the WHATWG URL standard reads as an IPv4 address.
+func isNumericHost(host string) bool {
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	last := strings.ToLower(labels[len(labels)-1])
+	if last == "" {
+		return false
+	}
+	if rest, ok := strings.CutPrefix(last, "0x"); ok {
+		return strings.Trim(rest, "0123456789abcdef") == ""
+	}
+	return strings.Trim(last, "0123456789") == ""
+}
+
+// isSelf reports whether scheme://host:port is the service at self
+// (host[:port], as in the base URL or the listen address). Default ports,
+// letter case and the loopback names are folded so that
+// "http://sho.rt:80/" or "http://localhost:8080/" cannot make a redirect loop.
+func isSelf(scheme, host, port, self string) bool {
+	if self == "" {
+		return false
+	}
+	selfHost, selfPort, err := net.SplitHostPort(self)
+	if err != nil {
+		selfHost, selfPort = self, ""
+	}
+	selfHost = strings.ToLower(strings.TrimSuffix(strings.Trim(selfHost, "[]"), "."))
+	host = strings.Trim(host, "[]")
+	if !strings.EqualFold(host, selfHost) && !(isLoopback(host) && (isLoopback(selfHost) || isUnspecified(selfHost))) {
+		return false
+	}
+	if port == "" {
+		port = defaultPort[scheme]
+	}
+	if selfPort == "" {
+		return port == "80" || port == "443"
+	}
+	return port == selfPort
+}
+
+var defaultPort = map[string]string{"http": "80", "https": "443"}
+
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isUnspecified(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 func isHex(c byte) bool {

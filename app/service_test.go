@@ -1,0 +1,292 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/obsshort/shortener/app"
+	"github.com/obsshort/shortener/app/mock"
+)
+
+// memStore is a map-backed store built on the mock, for service tests.
+func memStore() (*mock.LinkStore, map[string]*app.Link) {
+	links := map[string]*app.Link{}
+	var mu sync.Mutex
+	s := &mock.LinkStore{
+		CreateLinkFn: func(_ context.Context, l *app.Link) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, ok := links[l.Code]; ok {
+				return app.Errorf(app.ECONFLICT, "taken")
+			}
+			cp := *l
+			links[l.Code] = &cp
+			return nil
+		},
+		FindLinkFn: func(_ context.Context, code string) (*app.Link, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			l, ok := links[code]
+			if !ok {
+				return nil, app.Errorf(app.ENOTFOUND, "no")
+			}
+			cp := *l
+			return &cp, nil
+		},
+		DeleteLinkFn: func(_ context.Context, code string, at time.Time) error {
+			mu.Lock()
+			defer mu.Unlock()
+			l, ok := links[code]
+			if !ok {
+				return app.Errorf(app.ENOTFOUND, "no")
+			}
+			l.DeletedAt = &at
+			return nil
+		},
+		AddVisitsFn: func(_ context.Context, counts map[string]int64) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for c, n := range counts {
+				if l, ok := links[c]; ok {
+					l.Visits += n
+				}
+			}
+			return nil
+		},
+		ReadyFn: func(context.Context) error { return nil },
+	}
+	return s, links
+}
+
+type recordingObserver struct {
+	mu        sync.Mutex
+	created   map[string]int
+	redirects map[string]int
+	hits      int
+	misses    int
+}
+
+func newObserver() *recordingObserver {
+	return &recordingObserver{created: map[string]int{}, redirects: map[string]int{}}
+}
+
+func (o *recordingObserver) LinkCreated(r string) { o.mu.Lock(); o.created[r]++; o.mu.Unlock() }
+func (o *recordingObserver) Redirect(r string)    { o.mu.Lock(); o.redirects[r]++; o.mu.Unlock() }
+func (o *recordingObserver) CacheLookup(hit bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if hit {
+		o.hits++
+	} else {
+		o.misses++
+	}
+}
+
+type mapCache struct{ m map[string]*app.Link }
+
+func (c *mapCache) Get(k string) (*app.Link, bool)  { l, ok := c.m[k]; return l, ok }
+func (c *mapCache) Add(k string, l *app.Link) bool { c.m[k] = l; return false }
+func (c *mapCache) Remove(k string) bool {
+	_, ok := c.m[k]
+	delete(c.m, k)
+	return ok
+}
+
+func TestServiceCreate(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	past := now.Add(-time.Hour)
+	future := now.Add(time.Hour)
+	tests := []struct {
+		name       string
+		req        app.CreateRequest
+		wantCode   string // error code
+		wantResult string
+	}{
+		{"random code", app.CreateRequest{URL: "https://example.com"}, "", app.CreateResultCreated},
+		{"alias", app.CreateRequest{URL: "https://example.com", Alias: "taken"}, "", app.CreateResultCreated},
+		{"alias taken", app.CreateRequest{URL: "https://example.com", Alias: "taken"}, app.ECONFLICT, app.CreateResultConflict},
+		{"bad url", app.CreateRequest{URL: "javascript:1"}, app.EINVALID, app.CreateResultInvalid},
+		{"bad alias", app.CreateRequest{URL: "https://example.com", Alias: "a b"}, app.EINVALID, app.CreateResultInvalid},
+		{"expiry in past", app.CreateRequest{URL: "https://example.com", ExpiresAt: &past}, app.EINVALID, app.CreateResultInvalid},
+		{"expiry in future", app.CreateRequest{URL: "https://example.com", ExpiresAt: &future}, "", app.CreateResultCreated},
+	}
+	store, _ := memStore()
+	obs := newObserver()
+	svc := &app.Service{Store: store, Observer: obs, Now: func() time.Time { return now }}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := obs.created[tt.wantResult]
+			l, err := svc.Create(ctx, tt.req)
+			if got := app.ErrorCode(err); got != tt.wantCode {
+				t.Fatalf("error code %q (%v), want %q", got, err, tt.wantCode)
+			}
+			if obs.created[tt.wantResult] != before+1 {
+				t.Errorf("result %q not observed", tt.wantResult)
+			}
+			if err != nil {
+				return
+			}
+			if tt.req.Alias != "" && l.Code != tt.req.Alias {
+				t.Errorf("code %q, want alias %q", l.Code, tt.req.Alias)
+			}
+			if tt.req.Alias == "" && len(l.Code) != app.CodeLength {
+				t.Errorf("generated code %q has wrong length", l.Code)
+			}
+			if !l.CreatedAt.Equal(now) {
+				t.Errorf("created_at %v, want %v", l.CreatedAt, now)
+			}
+		})
+	}
+}
+
+func TestServiceCreateRetriesCollisions(t *testing.T) {
+	calls := 0
+	store := &mock.LinkStore{CreateLinkFn: func(context.Context, *app.Link) error {
+		calls++
+		if calls < 3 {
+			return app.Errorf(app.ECONFLICT, "taken")
+		}
+		return nil
+	}}
+	svc := &app.Service{Store: store}
+	if _, err := svc.Create(context.Background(), app.CreateRequest{URL: "https://example.com"}); err != nil {
+		t.Fatalf("create after two collisions: %v", err)
+	}
+	if calls != 3 {
+		t.Fatalf("store called %d times, want 3", calls)
+	}
+
+	store.CreateLinkFn = func(context.Context, *app.Link) error { return app.Errorf(app.ECONFLICT, "taken") }
+	_, err := svc.Create(context.Background(), app.CreateRequest{URL: "https://example.com"})
+	if err == nil || app.ErrorCode(err) != app.EINTERNAL {
+		t.Fatalf("endless collisions: got %v, want an internal error", err)
+	}
+}
+
+func TestServiceStoreErrorsStayInternal(t *testing.T) {
+	store := &mock.LinkStore{
+		CreateLinkFn: func(context.Context, *app.Link) error { return errors.New("SQL logic error: near \"x\"") },
+		FindLinkFn:   func(context.Context, string) (*app.Link, error) { return nil, errors.New("disk I/O error") },
+	}
+	svc := &app.Service{Store: store}
+	_, err := svc.Create(context.Background(), app.CreateRequest{URL: "https://example.com"})
+	if app.ErrorCode(err) != app.EINTERNAL {
+		t.Fatalf("code %q, want internal", app.ErrorCode(err))
+	}
+	if msg := app.ErrorMessage(err); msg == "" || containsAny(msg, "SQL", "near") {
+		t.Fatalf("user message leaks detail: %q", msg)
+	}
+	if _, err := svc.Resolve(context.Background(), "abcdefg"); app.ErrorCode(err) != app.EINTERNAL {
+		t.Fatalf("resolve store failure: code %q, want internal", app.ErrorCode(err))
+	}
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		for i := 0; i+len(sub) <= len(s); i++ {
+			if s[i:i+len(sub)] == sub {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestServiceResolve(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	store, links := memStore()
+	exp := now.Add(-time.Minute)
+	del := now.Add(-time.Hour)
+	links["live123"] = &app.Link{Code: "live123", URL: "https://a.example/"}
+	links["expired"] = &app.Link{Code: "expired", URL: "https://b.example/", ExpiresAt: &exp}
+	links["deleted"] = &app.Link{Code: "deleted", URL: "https://c.example/", DeletedAt: &del}
+	obs := newObserver()
+	cache := &mapCache{m: map[string]*app.Link{}}
+	visits := app.NewVisitCounter(store, nil, nil)
+	svc := &app.Service{Store: store, Observer: obs, Cache: cache, Visits: visits, Now: func() time.Time { return now }}
+
+	tests := []struct {
+		code, wantErr, wantResult string
+	}{
+		{"live123", "", app.RedirectFound},
+		{"live123", "", app.RedirectFound},
+		{"expired", app.EGONE, app.RedirectExpired},
+		{"deleted", app.EGONE, app.RedirectDeleted},
+		{"missing", app.ENOTFOUND, app.RedirectNotFound},
+		{"bad/code!", app.ENOTFOUND, app.RedirectNotFound},
+	}
+	for _, tt := range tests {
+		l, err := svc.Resolve(ctx, tt.code)
+		if app.ErrorCode(err) != tt.wantErr {
+			t.Fatalf("Resolve(%q) err %v, want code %q", tt.code, err, tt.wantErr)
+		}
+		if err == nil && l.URL != links[tt.code].URL {
+			t.Fatalf("Resolve(%q) url %q", tt.code, l.URL)
+		}
+	}
+	if obs.redirects[app.RedirectFound] != 2 || obs.redirects[app.RedirectExpired] != 1 ||
+		obs.redirects[app.RedirectDeleted] != 1 || obs.redirects[app.RedirectNotFound] != 2 {
+		t.Errorf("redirect results %v", obs.redirects)
+	}
+	if obs.hits != 1 {
+		t.Errorf("cache hits %d, want 1 (second lookup of live123)", obs.hits)
+	}
+	// Visits are counted in memory and reach the store only on flush.
+	if links["live123"].Visits != 0 {
+		t.Fatalf("visit written on the redirect path")
+	}
+	if got, _ := svc.Get(ctx, "live123"); got.Visits != 2 {
+		t.Fatalf("Get visits %d, want 2 pending", got.Visits)
+	}
+	if err := visits.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if links["live123"].Visits != 2 || visits.Pending("live123") != 0 {
+		t.Fatalf("after flush: stored %d, pending %d", links["live123"].Visits, visits.Pending("live123"))
+	}
+	// Delete drops the cache entry at once in this process.
+	if err := svc.Delete(ctx, "live123"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Resolve(ctx, "live123"); app.ErrorCode(err) != app.EGONE {
+		t.Fatalf("after delete: %v, want gone", err)
+	}
+}
+
+func TestVisitFlushKeepsCountsOnFailure(t *testing.T) {
+	fail := true
+	var stored map[string]int64
+	store := &mock.LinkStore{AddVisitsFn: func(_ context.Context, c map[string]int64) error {
+		if fail {
+			return app.Errorf(app.EUNAVAILABLE, "read-only")
+		}
+		stored = c
+		return nil
+	}}
+	var flushed []int
+	v := app.NewVisitCounter(store, nil, func(n int, err error) { flushed = append(flushed, n) })
+	v.Add("abc")
+	v.Add("abc")
+	if err := v.Flush(context.Background()); err == nil {
+		t.Fatal("flush should fail")
+	}
+	if v.Pending("abc") != 2 {
+		t.Fatalf("pending %d after failed flush, want 2", v.Pending("abc"))
+	}
+	fail = false
+	v.Add("abc")
+	if err := v.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if stored["abc"] != 3 {
+		t.Fatalf("stored %d, want 3", stored["abc"])
+	}
+	if len(flushed) != 2 || flushed[1] != 3 {
+		t.Fatalf("onFlush calls %v", flushed)
+	}
+}

@@ -1,0 +1,176 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/obsshort/shortener/app"
+	"github.com/obsshort/shortener/app/sqlite"
+)
+
+// MustOpen opens a store on a fresh file in a temp dir.
+func MustOpen(tb testing.TB, path string) *sqlite.DB {
+	tb.Helper()
+	if path == "" {
+		path = filepath.Join(tb.TempDir(), "nested", "links.db")
+	}
+	db, err := sqlite.Open(context.Background(), path, 4)
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestMigrationsAppliedOnceAndRecorded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	db := MustOpen(t, path)
+	got, err := db.Migrations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "0001_links,0002_settings" {
+		t.Fatalf("applied migrations %v", got)
+	}
+	// Reopening (a second process, a restart) applies nothing twice.
+	db2 := MustOpen(t, path)
+	got2, _ := db2.Migrations(context.Background())
+	if len(got2) != len(got) {
+		t.Fatalf("after reopen: %v", got2)
+	}
+	if err := db2.Ready(context.Background()); err != nil {
+		t.Fatalf("ready: %v", err)
+	}
+}
+
+func TestCreateFindDelete(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t, "")
+	created := time.Date(2026, 5, 6, 7, 8, 9, 123e6, time.UTC)
+	exp := created.Add(48 * time.Hour)
+	tests := []*app.Link{
+		{Code: "plain", URL: "https://example.com/", CreatedAt: created},
+		{Code: "expiring", URL: "https://example.com/e", CreatedAt: created, ExpiresAt: &exp},
+	}
+	for _, l := range tests {
+		if err := db.CreateLink(ctx, l); err != nil {
+			t.Fatalf("create %s: %v", l.Code, err)
+		}
+		got, err := db.FindLink(ctx, l.Code)
+		if err != nil {
+			t.Fatalf("find %s: %v", l.Code, err)
+		}
+		if got.URL != l.URL || !got.CreatedAt.Equal(l.CreatedAt) || (l.ExpiresAt == nil) != (got.ExpiresAt == nil) ||
+			(l.ExpiresAt != nil && !got.ExpiresAt.Equal(*l.ExpiresAt)) || got.DeletedAt != nil {
+			t.Fatalf("round trip: got %+v, want %+v", got, l)
+		}
+	}
+	if err := db.CreateLink(ctx, &app.Link{Code: "plain", URL: "https://other/", CreatedAt: created}); app.ErrorCode(err) != app.ECONFLICT {
+		t.Fatalf("duplicate code: %v, want conflict", err)
+	}
+	if _, err := db.FindLink(ctx, "nope"); app.ErrorCode(err) != app.ENOTFOUND {
+		t.Fatalf("missing: %v, want not found", err)
+	}
+	if err := db.DeleteLink(ctx, "plain", created.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := db.FindLink(ctx, "plain")
+	if got.DeletedAt == nil || got.State(time.Now()) != app.LinkDeleted {
+		t.Fatalf("deleted link state: %+v", got)
+	}
+	if err := db.DeleteLink(ctx, "plain", created); app.ErrorCode(err) != app.ENOTFOUND {
+		t.Fatalf("second delete: %v, want not found", err)
+	}
+}
+
+func TestAddVisits(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t, "")
+	for _, c := range []string{"aaa", "bbb"} {
+		if err := db.CreateLink(ctx, &app.Link{Code: c, URL: "https://x.example/", CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.AddVisits(ctx, map[string]int64{"aaa": 3, "bbb": 1, "gone": 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddVisits(ctx, map[string]int64{"aaa": 2}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := db.FindLink(ctx, "aaa")
+	b, _ := db.FindLink(ctx, "bbb")
+	if a.Visits != 5 || b.Visits != 1 {
+		t.Fatalf("visits a=%d b=%d, want 5 and 1", a.Visits, b.Visits)
+	}
+}
+
+func TestSecretSharedAcrossHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	a, b := MustOpen(t, path), MustOpen(t, path)
+	ka, err := a.Secret(context.Background(), "cookie_key", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := b.Secret(context.Background(), "cookie_key", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ka) != 32 || string(ka) != string(kb) {
+		t.Fatalf("secrets differ between handles on one file")
+	}
+}
+
+// Two handles on one file (as two processes would have) write at the same
+// time: the busy timeout and immediate transactions must absorb contention.
+func TestConcurrentWritersOnOneFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	handles := []*sqlite.DB{MustOpen(t, path), MustOpen(t, path)}
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for h, db := range handles {
+		for w := range 4 {
+			wg.Go(func() {
+				for i := range 100 {
+					code := fmt.Sprintf("h%dw%di%d", h, w, i)
+					if err := db.CreateLink(ctx, &app.Link{Code: code, URL: "https://x.example/", CreatedAt: time.Now()}); err != nil {
+						errs <- fmt.Errorf("create %s: %w", code, err)
+						return
+					}
+					if err := db.AddVisits(ctx, map[string]int64{code: 1}); err != nil {
+						errs <- fmt.Errorf("visits %s: %w", code, err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for h := range handles {
+		for w := range 4 {
+			l, err := handles[1-h].FindLink(ctx, fmt.Sprintf("h%dw%di99", h, w))
+			if err != nil || l.Visits != 1 {
+				t.Fatalf("link written by handle %d not visible to the other: %v", h, err)
+			}
+		}
+	}
+}
+
+func TestOpenFailsClearly(t *testing.T) {
+	_, err := sqlite.Open(context.Background(), "/proc/definitely/not/here.db", 1)
+	if err == nil {
+		t.Fatal("open in an impossible folder succeeded")
+	}
+	if !strings.Contains(err.Error(), "/proc/definitely/not/here.db") {
+		t.Fatalf("error does not name the file: %v", err)
+	}
+}
