@@ -6,7 +6,6 @@ package gate
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -213,23 +212,4 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	res.Print(stdout, NewEngine(cfg).AlphaPerCheck())
 	fmt.Fprintf(stdout, "\n(%d runs in %s)\n", p.Runs, time.Since(start).Round(time.Millisecond))
 	return 0
-}
-
-var errNotImplemented = errors.New("not implemented yet")
-
-func runAnalyze(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, log *slog.Logger) int {
-	_ = ctx
-	_ = args
-	_ = getenv
-	_ = stdout
-	_ = log
-	return usageErr(stderr, errNotImplemented)
-}
-
-func runPreflight(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	_ = ctx
-	_ = args
-	_ = getenv
-	_ = stdout
-	return usageErr(stderr, errNotImplemented)
 }

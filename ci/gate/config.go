@@ -23,7 +23,7 @@ type Config struct {
 	Analysis   Analysis         `yaml:"analysis"`
 	SLO        SLO              `yaml:"slo"`
 	Checks     Checks           `yaml:"checks"`
-	Preflight  Preflight        `yaml:"preflight"`
+	Preflight  PreflightConfig  `yaml:"preflight"`
 	Output     string           `yaml:"output"`
 	Pushgw     Pushgateway      `yaml:"pushgateway"`
 }
@@ -110,8 +110,8 @@ type CustomCheck struct {
 	For       int      `yaml:"for"`
 }
 
-// Preflight configures `gate preflight`.
-type Preflight struct {
+// PreflightConfig configures `gate preflight`.
+type PreflightConfig struct {
 	AlertNameRegex string  `yaml:"alert_name_regex"`
 	AlertMatchers  string  `yaml:"alert_matchers"`
 	Selector       string  `yaml:"selector"`
@@ -178,7 +178,7 @@ func DefaultConfig() Config {
 			Latency:   Comparative{Enabled: true, Margin: 1, Tolerance: 0},
 			Guardrail: Guardrail{Enabled: true, BudgetMultiple: 50},
 		},
-		Preflight: Preflight{
+		Preflight: PreflightConfig{
 			AlertNameRegex: `.*SLO.*|.*BurnRate.*|.*ErrorBudget.*`,
 			AlertMatchers:  `severity="page"`,
 			BudgetQuery:    defaultBudgetQuery,
@@ -211,9 +211,44 @@ func decodeStrict(b []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return explainTypeError(te)
+		}
 		return err
 	}
 	return nil
+}
+
+// yamlPaths maps the Go types of the config to where they sit in the YAML,
+// so an unknown field is reported as "analysis.alpah", not as a Go type.
+var yamlPaths = map[string]string{
+	"Config": "", "PrometheusConfig": "prometheus.", "BasicAuth": "prometheus.basic_auth.",
+	"Selectors": "selectors.", "Analysis": "analysis.", "SLO": "slo.", "Checks": "checks.",
+	"Comparative": "checks.(errors|latency).", "Guardrail": "checks.guardrail.",
+	"CustomCheck": "checks.custom[].", "PreflightConfig": "preflight.", "Pushgateway": "pushgateway.",
+}
+
+var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type gate\.(\w+)$`)
+
+func explainTypeError(te *yaml.TypeError) error {
+	var msgs []string
+	field := ""
+	for _, e := range te.Errors {
+		if m := unknownFieldRE.FindStringSubmatch(e); m != nil {
+			f := yamlPaths[m[3]] + m[2]
+			if field == "" {
+				field = f
+			}
+			msgs = append(msgs, fmt.Sprintf("%s: unknown field (line %s)", f, m[1]))
+			continue
+		}
+		msgs = append(msgs, e)
+	}
+	if field != "" && len(msgs) == 1 {
+		return &FieldError{Field: field, Msg: strings.TrimPrefix(msgs[0], field+": ")}
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // FieldError is a configuration error naming the offending field.
