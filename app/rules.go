@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -85,7 +86,7 @@ func ValidateURL(raw string, selfHosts []string) (string, error) {
 			return "", Errorf(EINVALID, "url host is not valid UTF-8 once percent-decoded")
 		}
 		asciiHost, err = idnaProfile.ToASCII(strings.TrimSuffix(host, "."))
-		if err != nil || asciiHost == "" {
+		if err != nil || asciiHost == "" || hasEmptyLabel(asciiHost) {
 			return "", Errorf(EINVALID, "url host %q is not a valid domain name", shorten(host))
 		}
 		asciiHost = strings.ToLower(asciiHost)
@@ -96,6 +97,18 @@ func ValidateURL(raw string, selfHosts []string) (string, error) {
 		}
 	}
 	port := u.Port()
+	if port != "" {
+		// Browsers read "0080" as 80 and drop a scheme's default port; do the
+		// same so the self-link rule and what is stored match what is visited.
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", Errorf(EINVALID, "url port %q is not a port number from 1 to 65535", shorten(port))
+		}
+		port = strconv.Itoa(n)
+		if port == defaultPort[scheme] {
+			port = ""
+		}
+	}
 	u.Scheme = scheme
 	u.Host = asciiHost
 	if strings.Contains(asciiHost, ":") { // IPv6 literal
@@ -159,6 +172,12 @@ func unhex(c byte) byte {
 	default:
 		return c - 'A' + 10
 	}
+}
+
+// hasEmptyLabel reports whether a domain name has an empty label ("a..b",
+// ".a", "a."), which the name lookup would not treat as written.
+func hasEmptyLabel(host string) bool {
+	return strings.Contains(host, "..") || strings.HasPrefix(host, ".") || strings.HasSuffix(host, ".")
 }
 
 // isNumericHost reports whether the last label of host is a number (decimal,

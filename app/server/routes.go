@@ -31,7 +31,7 @@ func PublicRoutes(redirectStatus int) []telemetry.Route {
 
 // NewPublic returns the public listener's handler: web page, JSON API and
 // redirects. Middleware order, outermost first: recover, tracing, metrics,
-// access log, cross-origin protection, fault injection.
+// access log, cross-origin protection; then, per route, fault injection.
 func NewPublic(d Deps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(recoverer(d.Logger))
@@ -44,23 +44,24 @@ func NewPublic(d Deps) http.Handler {
 	}
 	r.Use(telemetry.AccessLog(d.Logger))
 	r.Use(crossOriginProtection(d.Logger))
-	r.Use(d.Fault.middleware)
-
 	r.Method(http.MethodGet, "/healthz", handleHealthz())
 	r.Method(http.MethodGet, "/readyz", handleReadyz(d.Health))
 
-	r.With(securityHeaders).Method(http.MethodGet, "/", handleIndex(d))
-	r.With(securityHeaders, d.Limiter.middleware).Method(http.MethodPost, "/", handleIndexPost(d))
-	r.With(securityHeaders).Method(http.MethodGet, "/static/*", handleStatic(staticFS()))
+	// Fault injection runs after routing (inline middleware) so injected
+	// failures carry their real route label, like a real bug would.
+	r.Group(func(r chi.Router) {
+		r.Use(d.Fault.middleware)
+		r.With(securityHeaders).Method(http.MethodGet, "/", handleIndex(d))
+		r.With(securityHeaders, d.Limiter.middleware).Method(http.MethodPost, "/", handleIndexPost(d))
+		r.With(securityHeaders).Method(http.MethodGet, "/static/*", handleStatic(staticFS()))
 
-	r.Route("/api/v1/links", func(r chi.Router) {
-		r.With(d.Limiter.middleware).Method(http.MethodPost, "/", handleCreateLink(d))
-		r.Method(http.MethodGet, "/{code}", handleGetLink(d))
-		r.With(requireAdmin(d.AdminKeys, d.Logger)).Method(http.MethodDelete, "/{code}", handleDeleteLink(d))
+		r.With(d.Limiter.middleware).Method(http.MethodPost, "/api/v1/links", handleCreateLink(d))
+		r.Method(http.MethodGet, "/api/v1/links/{code}", handleGetLink(d))
+		r.With(requireAdmin(d.AdminKeys, d.Logger)).Method(http.MethodDelete, "/api/v1/links/{code}", handleDeleteLink(d))
+
+		r.With(securityHeaders).Method(http.MethodGet, "/{code}", handleRedirect(d))
+		r.With(securityHeaders).Method(http.MethodGet, "/{code}/qr", handleQR(d))
 	})
-
-	r.With(securityHeaders).Method(http.MethodGet, "/{code}", handleRedirect(d))
-	r.With(securityHeaders).Method(http.MethodGet, "/{code}/qr", handleQR(d))
 
 	r.NotFound(handleNotFound(d).ServeHTTP)
 	r.MethodNotAllowed(handleMethodNotAllowed().ServeHTTP)
