@@ -87,7 +87,7 @@ func (o *recordingObserver) CacheLookup(hit bool) {
 
 type mapCache struct{ m map[string]*app.Link }
 
-func (c *mapCache) Get(k string) (*app.Link, bool)  { l, ok := c.m[k]; return l, ok }
+func (c *mapCache) Get(k string) (*app.Link, bool) { l, ok := c.m[k]; return l, ok }
 func (c *mapCache) Add(k string, l *app.Link) bool { c.m[k] = l; return false }
 func (c *mapCache) Remove(k string) bool {
 	_, ok := c.m[k]

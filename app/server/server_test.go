@@ -62,7 +62,7 @@ func newTestServer(t *testing.T, mod func(*server.Deps)) *testServer {
 	svc.SelfHosts = []string{ts.Listener.Addr().String()}
 	ts.deps = server.Deps{
 		Service: svc, Logger: logger, Metrics: metrics, Registry: reg,
-		Health: &server.Health{Check: func(r *http.Request) error { return db.Ready(r.Context()) }},
+		Health:  &server.Health{Check: func(r *http.Request) error { return db.Ready(r.Context()) }},
 		BaseURL: base, RedirectStatus: http.StatusFound, AdminKeys: keys, CookieKey: key,
 	}
 	if mod != nil {
