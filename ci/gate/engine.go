@@ -317,10 +317,10 @@ func (e *Engine) Evaluate(o Observation) Verdict {
 	default:
 		var w []string
 		if splitOff != "" {
-			w = append(w, splitOff)
+			w = append(w, "a usable traffic split ("+splitOff+")")
 		}
 		if !enough {
-			w = append(w, fmt.Sprintf("%d requests per arm", e.cfg.Analysis.MinRequests))
+			w = append(w, fmt.Sprintf("%d requests on each arm", e.cfg.Analysis.MinRequests))
 		}
 		if len(w) == 0 {
 			w = append(w, "evidence or the end of the analysis")

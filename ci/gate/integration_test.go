@@ -1,0 +1,232 @@
+package gate_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/obsshort/shortener/ci/gate"
+	"github.com/obsshort/shortener/internal/promtest"
+	"github.com/obsshort/shortener/internal/testenv"
+)
+
+// stack is one real setup: two shortener processes sharing a SQLite file,
+// scraped every second by a real Prometheus that labels them stable and
+// canary, as the deploy step's file_sd would.
+type stack struct {
+	prom              *promtest.Server
+	stable, canary    string // public base URLs
+	stableAdm, canAdm string
+}
+
+func startStack(t *testing.T, canaryArgs ...string) *stack {
+	t.Helper()
+	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
+	db := filepath.Join(t.TempDir(), "shortener.db")
+	start := func(extra ...string) (string, string) {
+		addr, admin := testenv.FreeAddr(t), testenv.FreeAddr(t)
+		args := append([]string{"--addr", addr, "--admin-addr", admin, "--db", db, "--log-level", "warn", "--rate-limit", "0"}, extra...)
+		testenv.Start(t, []string{"OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true"}, bin, args...)
+		testenv.WaitHTTP(t, "http://"+admin+"/healthz", 30*time.Second)
+		return addr, admin
+	}
+	// Start stable first: it creates the schema; the canary then opens it.
+	s := &stack{}
+	var sAddr, cAddr string
+	sAddr, s.stableAdm = start()
+	cAddr, s.canAdm = start(canaryArgs...)
+	s.stable, s.canary = "http://"+sAddr, "http://"+cAddr
+	s.prom = promtest.Start(t, promtest.Config{Interval: time.Second, ScrapeConfigs: fmt.Sprintf(`- job_name: shortener
+  static_configs:
+    - targets: ["%s"]
+      labels: {track: stable, version: v1}
+    - targets: ["%s"]
+      labels: {track: canary, version: v2}
+`, s.stableAdm, s.canAdm)})
+	s.prom.WaitTargetsUp(t, 2, 30*time.Second)
+	return s
+}
+
+// load sends redirects (and a few creates) to both arms at about rps in
+// total, share of it to the canary, until ctx ends.
+func load(ctx context.Context, t *testing.T, s *stack, rps float64, share float64) *sync.WaitGroup {
+	t.Helper()
+	client := &http.Client{
+		Timeout:       5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	// A few links to redirect to, created on stable (shared database).
+	var codes []string
+	for i := 0; i < 5; i++ {
+		body := fmt.Sprintf(`{"url":"https://example.com/page/%d"}`, i)
+		resp, err := client.Post(s.stable+"/api/v1/links", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("create link: %v", err)
+		}
+		var out struct{ Code string }
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create link: status %d, err %v", resp.StatusCode, err)
+		}
+		codes = append(codes, out.Code)
+	}
+	var wg sync.WaitGroup
+	arm := func(base string, rate float64) {
+		if rate <= 0 {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+			defer tick.Stop()
+			for i := 0; ; i++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				var req *http.Request
+				if i%10 == 9 {
+					body := fmt.Sprintf(`{"url":"https://example.com/load/%d"}`, i)
+					req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/links", strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+				} else {
+					req, _ = http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+codes[i%len(codes)], nil)
+				}
+				if resp, err := client.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	arm(s.stable, rps*(1-share))
+	arm(s.canary, rps*share)
+	return &wg
+}
+
+// runGate runs `gate analyze` in process with the shipped default config
+// (ci/canary.yaml) and returns its exit code and outputs.
+func runGate(ctx context.Context, t *testing.T, promURL string, extra ...string) (int, string, string) {
+	t.Helper()
+	cfg := filepath.Join(testenv.ModuleRoot(t), "ci", "canary.yaml")
+	args := append([]string{"gate", "analyze", "--config", cfg, "--prometheus", promURL, "--interval", "1s", "--output", "json"}, extra...)
+	var stdout, stderr bytes.Buffer
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	getenv := func(k string) string {
+		if k == "GITHUB_STEP_SUMMARY" {
+			return summary
+		}
+		return ""
+	}
+	code := gate.Run(ctx, args, getenv, &stdout, &stderr)
+	t.Logf("gate %v -> exit %d\nstderr:\n%s\nstdout:\n%s", extra, code, stderr.String(), stdout.String())
+	return code, stdout.String(), stderr.String()
+}
+
+func decodeReport(t *testing.T, stdout string) gate.Report {
+	t.Helper()
+	var r gate.Report
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("decode JSON report: %v\n%s", err, stdout)
+	}
+	return r
+}
+
+// TestAnalyzeIntegration: the four scenarios of the issue against real
+// processes and a real Prometheus, in parallel (each has its own stack).
+func TestAnalyzeIntegration(t *testing.T) {
+	testenv.RequireTool(t, "prometheus")
+	testenv.BuildBinary(t, "./app/cmd/shortener", "") // once, before the parallel subtests
+
+	t.Run("faulty canary fails", func(t *testing.T) {
+		t.Parallel()
+		s := startStack(t, "--fault-error-rate", "0.3")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		wg := load(ctx, t, s, 60, 0.2)
+		defer wg.Wait()
+		defer cancel()
+		start := time.Now()
+		code, out, _ := runGate(ctx, t, s.prom.URL, "--max-duration", "60s")
+		r := decodeReport(t, out)
+		if code != gate.ExitFail || r.Outcome != gate.Fail {
+			t.Fatalf("exit %d outcome %s, want 1 fail: %s", code, r.Outcome, r.Reason)
+		}
+		if r.Canary.Errors == 0 || !strings.Contains(r.Reason, "regression shown") {
+			t.Errorf("reason should name the regression with counts: %+v", r)
+		}
+		// With 12 canary rps at 30% errors the evidence is overwhelming in
+		// seconds; a minute would mean the gate waited for the deadline.
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("took %s to fail a canary answering 30%% 500s", d)
+		}
+	})
+
+	t.Run("identical canary passes", func(t *testing.T) {
+		t.Parallel()
+		s := startStack(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		wg := load(ctx, t, s, 60, 0.2)
+		defer wg.Wait()
+		defer cancel()
+		code, out, _ := runGate(ctx, t, s.prom.URL, "--max-duration", "20s", "--canary-share", "0.2")
+		r := decodeReport(t, out)
+		if code != gate.ExitPass || r.Outcome != gate.Pass {
+			t.Fatalf("exit %d outcome %s, want 0 pass: %s", code, r.Outcome, r.Reason)
+		}
+		if r.Canary.Requests < 100 || r.Baseline.Requests < 100 {
+			t.Errorf("pass with too little traffic: %+v %+v", r.Canary, r.Baseline)
+		}
+	})
+
+	t.Run("no canary traffic is inconclusive", func(t *testing.T) {
+		t.Parallel()
+		s := startStack(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		wg := load(ctx, t, s, 50, 0) // everything to stable
+		defer wg.Wait()
+		defer cancel()
+		code, out, _ := runGate(ctx, t, s.prom.URL, "--max-duration", "15s")
+		r := decodeReport(t, out)
+		if code != gate.ExitInconclusive || r.Outcome != gate.Inconclusive {
+			t.Fatalf("exit %d outcome %s, want 2 inconclusive: %s", code, r.Outcome, r.Reason)
+		}
+		if !strings.Contains(r.Reason, "canary") {
+			t.Errorf("reason should say the canary had no data: %s", r.Reason)
+		}
+	})
+
+	t.Run("prometheus stopped is inconclusive", func(t *testing.T) {
+		t.Parallel()
+		s := startStack(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		wg := load(ctx, t, s, 50, 0.2)
+		defer wg.Wait()
+		defer cancel()
+		// Stop Prometheus a few polls into the analysis.
+		go func() {
+			time.Sleep(4 * time.Second)
+			_ = s.prom.Process.Cmd.Process.Kill()
+		}()
+		code, out, errOut := runGate(ctx, t, s.prom.URL, "--max-duration", "60s", "--max-consecutive-errors", "3", "--retries", "1", "--timeout", "2s")
+		r := decodeReport(t, out)
+		if code != gate.ExitInconclusive || r.Outcome != gate.Inconclusive {
+			t.Fatalf("exit %d outcome %s, want 2 inconclusive: %s", code, r.Outcome, r.Reason)
+		}
+		if !strings.Contains(r.Reason, s.prom.URL) || !strings.Contains(errOut, "prometheus error") {
+			t.Errorf("reason should name the Prometheus it could not reach (%s): %s", s.prom.URL, r.Reason)
+		}
+	})
+}
