@@ -128,6 +128,18 @@ func WaitHTTP(tb testing.TB, url string, timeout time.Duration) {
 type Process struct {
 	Cmd    *exec.Cmd
 	output *lockedBuffer
+	done   chan struct{}
+}
+
+// Wait waits up to timeout for the process to exit and returns its exit
+// code; ok is false if it is still running.
+func (p *Process) Wait(timeout time.Duration) (code int, ok bool) {
+	select {
+	case <-p.done:
+		return p.Cmd.ProcessState.ExitCode(), true
+	case <-time.After(timeout):
+		return 0, false
+	}
 }
 
 // Output returns what the process wrote so far (stdout and stderr).
@@ -144,8 +156,8 @@ func Start(tb testing.TB, env []string, name string, args ...string) *Process {
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start %s: %v", name, err)
 	}
-	p := &Process{Cmd: cmd, output: buf}
 	done := make(chan struct{})
+	p := &Process{Cmd: cmd, output: buf, done: done}
 	go func() { _ = cmd.Wait(); close(done) }()
 	tb.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)

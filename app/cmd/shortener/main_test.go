@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/obsshort/shortener/internal/testenv"
+)
+
+func envFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestHelpListsEveryFlagWithItsEnvVar(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--help"}, envFrom(nil), &out, io.Discard)
+	if !errors.Is(err, errHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{
+		"--addr", "SHORTENER_ADDR", "127.0.0.1:8080",
+		"--admin-addr", "SHORTENER_ADMIN_ADDR", "127.0.0.1:8081",
+		"--db", "SHORTENER_DB", "./data/shortener.db",
+		"--base-url", "SHORTENER_BASE_URL",
+		"--redirect-status", "--fault-error-rate", "SHORTENER_FAULT_ERROR_RATE",
+		"--fault-latency", "SHORTENER_FAULT_LATENCY", "--log-level", "SHORTENER_LOG_LEVEL",
+		"--admin-keys-file", "SHORTENER_ADMIN_KEYS", "OTEL_EXPORTER_OTLP_ENDPOINT",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+func TestConfigFromFlagsAndEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(*config) error
+	}{
+		{name: "defaults", check: func(c *config) error {
+			if c.Addr != "127.0.0.1:8080" || c.AdminAddr != "127.0.0.1:8081" || c.DB != "./data/shortener.db" || c.RedirectStatus != 302 || c.BaseURL != "http://127.0.0.1:8080" {
+				return fmt.Errorf("defaults %+v", c)
+			}
+			return nil
+		}},
+		{name: "env fallback", env: map[string]string{"SHORTENER_REDIRECT_STATUS": "308", "SHORTENER_BASE_URL": "https://sho.rt/"}, check: func(c *config) error {
+			if c.RedirectStatus != 308 || c.BaseURL != "https://sho.rt" {
+				return fmt.Errorf("env not applied: %d %s", c.RedirectStatus, c.BaseURL)
+			}
+			return nil
+		}},
+		{name: "flag beats env", args: []string{"--redirect-status", "301"}, env: map[string]string{"SHORTENER_REDIRECT_STATUS": "308"}, check: func(c *config) error {
+			if c.RedirectStatus != 301 {
+				return fmt.Errorf("redirect status %d, want flag's 301", c.RedirectStatus)
+			}
+			return nil
+		}},
+		{name: "admin keys from env only", env: map[string]string{"SHORTENER_ADMIN_KEYS": "k1-0123456789abcdef,k2-0123456789abcdef"}, check: func(c *config) error {
+			k, err := c.loadAdminKeys()
+			if err != nil || k.Len() != 2 || !k.Match("k2-0123456789abcdef") {
+				return fmt.Errorf("keys: %v %d", err, k.Len())
+			}
+			return nil
+		}},
+		{name: "bad redirect status", args: []string{"--redirect-status", "303"}, wantErr: "--redirect-status 303"},
+		{name: "bad fault rate", args: []string{"--fault-error-rate", "1.5"}, wantErr: "--fault-error-rate"},
+		{name: "bad env value", env: map[string]string{"SHORTENER_FAULT_LATENCY": "soon"}, wantErr: "SHORTENER_FAULT_LATENCY"},
+		{name: "bad base url", args: []string{"--base-url", "ftp://x"}, wantErr: "--base-url"},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
+		{name: "stray argument", args: []string{"serve"}, wantErr: `unexpected argument "serve"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseConfig(tt.args, envFrom(tt.env), io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want it to mention %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.check(c); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func postLink(t *testing.T, base, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/links", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+var noFollow = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Timeout:       10 * time.Second,
+}
+
+// The real program, in-process: starts on a fresh file (schema created),
+// serves, and on shutdown turns readiness off before closing, finishes the
+// request in flight and returns nil (exit 0).
+func TestRunServesThenDrainsOnShutdown(t *testing.T) {
+	dir := t.TempDir()
+	addr, admin := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", addr, "--admin-addr", admin, "--drain-delay", "600ms", "--fault-latency", "400ms"},
+			envFrom(map[string]string{"SHORTENER_DB": filepath.Join(dir, "data", "s.db")}), logs, logs)
+	}()
+	testenv.WaitHTTP(t, "http://"+admin+"/readyz", 10*time.Second)
+	if _, err := os.Stat(filepath.Join(dir, "data", "s.db")); err != nil {
+		t.Fatalf("database file not created: %v", err)
+	}
+	status, m := postLink(t, "http://"+addr, `{"url":"https://example.com/run"}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, m)
+	}
+	code := m["code"].(string)
+
+	// A request in flight (slowed by fault latency) when shutdown begins.
+	inflight := make(chan int, 1)
+	go func() {
+		resp, err := noFollow.Get("http://" + addr + "/" + code)
+		if err != nil {
+			inflight <- -1
+			return
+		}
+		resp.Body.Close()
+		inflight <- resp.StatusCode
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	// Readiness must be false while the listener still accepts.
+	deadline := time.Now().Add(500 * time.Millisecond)
+	sawDraining := false
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 503 {
+				sawDraining = true
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !sawDraining {
+		t.Fatal("readyz never answered 503 before the listener closed")
+	}
+	if got := <-inflight; got != 302 {
+		t.Fatalf("in-flight request got %d, want 302", got)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v, want nil (exit 0)", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after shutdown")
+	}
+	if !strings.Contains(logs.String(), "FAULT INJECTION IS ON") {
+		t.Errorf("fault injection not logged loudly at start")
+	}
+	if strings.Contains(logs.String(), "level\":\"ERROR") {
+		t.Errorf("errors logged during a clean run:\n%s", logs.String())
+	}
+}
+
+// Two real processes on one database file, as stable and canary run: both
+// take concurrent writes without a single failure, see each other's links,
+// and a delete in one stops redirects in the other within seconds.
+func TestTwoProcessesShareOneDatabase(t *testing.T) {
+	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
+	db := filepath.Join(t.TempDir(), "shared.db")
+	const key = "two-process-admin-key-0123"
+	type proc struct{ pub, admin string }
+	var procs []proc
+	for range 2 {
+		p := proc{testenv.FreeAddr(t), testenv.FreeAddr(t)}
+		testenv.Start(t, []string{"SHORTENER_ADMIN_KEYS=" + key}, bin,
+			"--addr", p.pub, "--admin-addr", p.admin, "--db", db, "--rate-limit", "0", "--log-level", "warn", "--drain-delay", "0s")
+		procs = append(procs, p)
+	}
+	for _, p := range procs {
+		testenv.WaitHTTP(t, "http://"+p.admin+"/readyz", 15*time.Second)
+	}
+	var (
+		mu       sync.Mutex
+		failures []string
+		codes    [2][]string
+		wg       sync.WaitGroup
+	)
+	client := &http.Client{Timeout: 20 * time.Second}
+	for i, p := range procs {
+		for w := range 4 {
+			wg.Go(func() {
+				for n := range 40 {
+					body := fmt.Sprintf(`{"url":"https://example.com/p%d/w%d/%d"}`, i, w, n)
+					resp, err := client.Post("http://"+p.pub+"/api/v1/links", "application/json", strings.NewReader(body))
+					if err != nil {
+						mu.Lock()
+						failures = append(failures, err.Error())
+						mu.Unlock()
+						continue
+					}
+					var m map[string]any
+					_ = json.NewDecoder(resp.Body).Decode(&m)
+					resp.Body.Close()
+					mu.Lock()
+					if resp.StatusCode != 201 {
+						failures = append(failures, fmt.Sprintf("%d %v", resp.StatusCode, m))
+					} else {
+						codes[i] = append(codes[i], m["code"].(string))
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d of 320 concurrent creates failed, first: %s", len(failures), failures[0])
+	}
+	// Each process resolves the other's links.
+	for i, p := range procs {
+		for _, c := range codes[1-i][:20] {
+			resp, err := noFollow.Get("http://" + p.pub + "/" + c)
+			if err != nil || resp.StatusCode != 302 {
+				t.Fatalf("process %d cannot resolve %s made by the other: %v %v", i, c, err, resp)
+			}
+			resp.Body.Close()
+		}
+	}
+	// Warm process 1's cache, delete through process 0, watch process 1.
+	victim := codes[0][0]
+	if resp, _ := noFollow.Get("http://" + procs[1].pub + "/" + victim); resp != nil {
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest("DELETE", "http://"+procs[0].pub+"/api/v1/links/"+victim, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode != 204 {
+		t.Fatalf("delete: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	start := time.Now()
+	for {
+		resp, err := noFollow.Get("http://" + procs[1].pub + "/" + victim)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 410 {
+				t.Logf("delete seen by the other process after %s", time.Since(start).Round(time.Millisecond))
+				break
+			}
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("other process still redirects a deleted link after 5 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// SIGTERM on the real binary: exit status 0.
+func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
+	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
+	admin := testenv.FreeAddr(t)
+	p := testenv.Start(t, nil, bin, "--addr", testenv.FreeAddr(t), "--admin-addr", admin,
+		"--db", filepath.Join(t.TempDir(), "x.db"), "--drain-delay", "100ms")
+	testenv.WaitHTTP(t, "http://"+admin+"/readyz", 15*time.Second)
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, exited := p.Wait(10 * time.Second)
+	if !exited {
+		t.Fatal("process did not exit within 10 s of SIGTERM")
+	}
+	if code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0\n%s", code, p.Output())
+	}
+}
