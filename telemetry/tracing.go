@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -186,12 +187,15 @@ func (t *Tracing) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := t.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		method := foldMethod(r.Method)
-		ctx, span := t.tracer.Start(ctx, spanName(method, RouteUnmatched), trace.WithSpanKind(trace.SpanKindServer))
-		if sc := span.SpanContext(); sc.IsValid() {
-			t.propagator.Inject(ctx, propagation.HeaderCarrier(w.Header()))
+		ctx := r.Context()
+		// Extracting canonicalises header names (an allocation each): skip
+		// it when the request carries no trace context at all.
+		if hasTraceHeaders(r.Header) {
+			ctx = t.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		}
+		method := foldMethod(r.Method)
+		ctx, span := t.tracer.Start(ctx, spanName(method, RouteUnmatched), serverSpanOpts...)
+		setResponseTraceparent(w.Header(), span.SpanContext())
 		rec, w := wrapWriter(w)
 		completed := false
 		defer func() {
@@ -227,6 +231,37 @@ func (t *Tracing) Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(ctx))
 		completed = true
 	})
+}
+
+var serverSpanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
+// hasTraceHeaders reports whether h carries W3C trace context or baggage
+// (keys as net/http canonicalises them).
+func hasTraceHeaders(h http.Header) bool {
+	_, tp := h["Traceparent"]
+	_, b := h["Baggage"]
+	return tp || b
+}
+
+// setResponseTraceparent puts the server span's W3C traceparent (and
+// tracestate) on the response, so that clients can find the trace.
+func setResponseTraceparent(h http.Header, sc trace.SpanContext) {
+	if !sc.IsValid() {
+		return
+	}
+	var buf [55]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	copy(buf[:], "00-")
+	hex.Encode(buf[3:35], tid[:])
+	buf[35] = '-'
+	hex.Encode(buf[36:52], sid[:])
+	buf[52] = '-'
+	flags := sc.TraceFlags() & trace.FlagsSampled
+	hex.Encode(buf[53:55], []byte{byte(flags)})
+	h["Traceparent"] = []string{string(buf[:])}
+	if ts := sc.TraceState(); ts.Len() > 0 {
+		h["Tracestate"] = []string{ts.String()}
+	}
 }
 
 // StartStoreSpan starts a client span "sqlite <op>" for one store

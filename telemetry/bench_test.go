@@ -1,0 +1,89 @@
+package telemetry
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// The cost of the instrumentation is the difference between
+// BenchmarkInstrumented (metrics middleware + tracing without an exporter,
+// i.e. a non-sampled span with trace ids) and BenchmarkBare (the same chi
+// router and handler, no middleware):
+//
+//	go test -run XXX -bench 'Bare|Instrumented' -benchmem ./telemetry/
+
+func benchRouter(mw ...func(http.Handler) http.Handler) http.Handler {
+	r := chi.NewRouter()
+	r.Use(mw...)
+	r.Get("/{code}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "https://example.com/")
+		w.WriteHeader(http.StatusFound)
+	})
+	return r
+}
+
+// discardWriter is a ResponseWriter that costs nothing, so the benchmark
+// measures the middleware rather than httptest.ResponseRecorder.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+func runBench(b *testing.B, h http.Handler) {
+	req := httptest.NewRequest("GET", "/abc123", nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w := &discardWriter{h: http.Header{}}
+		h.ServeHTTP(w, req)
+	}
+}
+
+func BenchmarkBare(b *testing.B) {
+	runBench(b, benchRouter())
+}
+
+func BenchmarkInstrumented(b *testing.B) {
+	tr, err := SetupTracing(b.Context(), mapEnv(nil), "shortener", "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := NewMetrics(NewRegistry())
+	m.InitHTTP(testRoutes)
+	runBench(b, benchRouter(tr.Middleware, m.Middleware))
+}
+
+// BenchmarkInstrumentedAccessLog adds the JSON access line (to io.Discard).
+func BenchmarkInstrumentedAccessLog(b *testing.B) {
+	tr, err := SetupTracing(b.Context(), mapEnv(nil), "shortener", "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := NewMetrics(NewRegistry())
+	runBench(b, benchRouter(tr.Middleware, m.Middleware, AccessLog(NewLogger(io.Discard, slog.LevelInfo))))
+}
+
+// BenchmarkInstrumentedSampled records every span (always_on) into a batch
+// processor whose exporter discards them: the cost of a sampled request.
+func BenchmarkInstrumentedSampled(b *testing.B) {
+	tr, err := setupTracing(b.Context(), mapEnv(map[string]string{"OTEL_TRACES_SAMPLER": "always_on"}), "shortener", "bench",
+		tracingOptions{exporter: discardExporter{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = tr.Shutdown(b.Context()) })
+	m := NewMetrics(NewRegistry())
+	runBench(b, benchRouter(tr.Middleware, m.Middleware))
+}
+
+// BenchmarkMetricsOnly is the metrics middleware alone.
+func BenchmarkMetricsOnly(b *testing.B) {
+	m := NewMetrics(NewRegistry())
+	runBench(b, benchRouter(m.Middleware))
+}
