@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/obsshort/shortener/telemetry.Version=$(VERSION) -X github.com/obsshort/shortener/telemetry.Revision=$(REVISION)
 BIN := bin
 
-.PHONY: run build deps lint test test-go
+.PHONY: run build deps lint test test-go bench
 
 ## run: build and start the service on its embedded default (./data/shortener.db)
 run: build
@@ -32,3 +32,8 @@ test: deps lint test-go
 
 test-go:
 	$(GO) test -race -count=1 -timeout 25m ./...
+
+## bench: measure redirects, telemetry cost, latency, durable creates and scale on this machine (~5 min); table in bench/out/results.md
+bench:
+	@command -v wrk >/dev/null || bash ci/install-deps.sh
+	$(GO) run ./bench/cmd/benchharness

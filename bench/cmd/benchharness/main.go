@@ -1,0 +1,83 @@
+// Command benchharness runs the shortener benchmark (`make bench`) and prints
+// the results table; see bench/README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/obsshort/shortener/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "benchharness: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
+	cfg := bench.DefaultConfig()
+	fs := flag.NewFlagSet("benchharness", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.OutDir, "out", "bench/out", "folder for results.json and results.md")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "length of each measurement")
+	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "closed-loop warm-up per server before the first round")
+	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "closed-loop rounds (median reported)")
+	fs.IntVar(&cfg.SmallLinks, "links", cfg.SmallLinks, "links stored for the main runs")
+	fs.IntVar(&cfg.LargeLinks, "large-links", cfg.LargeLinks, "links stored for the scale run")
+	fs.IntVar(&cfg.Rate, "rate", cfg.Rate, "open-loop request rate per second for latency")
+	fs.IntVar(&cfg.WrkThreads, "wrk-threads", cfg.WrkThreads, "wrk threads")
+	fs.IntVar(&cfg.WrkConns, "wrk-connections", cfg.WrkConns, "wrk connections")
+	fs.IntVar(&cfg.CreateClients, "create-clients", cfg.CreateClients, "concurrent clients creating links")
+	fs.BoolVar(&cfg.Pin, "pin", cfg.Pin, "pin servers and load generators to different CPUs with taskset")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	cfg.Root = root
+	if !filepath.IsAbs(cfg.OutDir) {
+		cfg.OutDir = filepath.Join(root, cfg.OutDir)
+	}
+	cfg.Log = stderr
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, rep.Markdown())
+	fmt.Fprintf(stdout, "\nwritten: %s, %s\n", filepath.Join(cfg.OutDir, "results.json"), filepath.Join(cfg.OutDir, "results.md"))
+	return nil
+}
+
+// moduleRoot walks up from the working directory to the folder with go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find module root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find module root: no go.mod above the working directory; run from the repository")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,91 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/obsshort/shortener/bench/linkset"
+)
+
+// latencyResult is one open-loop run at a fixed rate.
+type latencyResult struct {
+	Rate     int           `json:"rate_per_second"`
+	Achieved float64       `json:"achieved_per_second"`
+	Requests int           `json:"requests"`
+	Errors   int           `json:"errors"`
+	P50      time.Duration `json:"p50_ns"`
+	P99      time.Duration `json:"p99_ns"`
+	P999     time.Duration `json:"p999_ns"`
+	Max      time.Duration `json:"max_ns"`
+}
+
+// measureLatency sends GET /<code> at a fixed rate for d with vegeta (as a
+// library). vegeta is open-loop: its pacer hands out requests on schedule
+// and starts more workers when all are busy, so a slow answer does not
+// delay the next request (no coordinated omission while workers suffice).
+// Each latency runs from dispatch to the end of the response body; every
+// sample is kept and the percentiles are exact.
+func measureLatency(ctx context.Context, baseURL string, links, rate int, d time.Duration) (latencyResult, error) {
+	atk := vegeta.NewAttacker(
+		vegeta.Redirects(vegeta.NoFollow),
+		vegeta.KeepAlive(true),
+		vegeta.Timeout(5*time.Second),
+		vegeta.Workers(64),
+		vegeta.MaxWorkers(10_000),
+		vegeta.Connections(10_000),
+	)
+	targeter := func(t *vegeta.Target) error {
+		t.Method = http.MethodGet
+		t.URL = baseURL + "/" + linkset.Code(rand.IntN(links))
+		return nil
+	}
+	res := latencyResult{Rate: rate}
+	lat := make([]time.Duration, 0, rate*int(d.Seconds()+1))
+	var first, last time.Time
+	stop := context.AfterFunc(ctx, func() { atk.Stop() })
+	defer stop()
+	for r := range atk.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, "bench") {
+		res.Requests++
+		if r.Error != "" || r.Code != http.StatusFound {
+			res.Errors++
+		}
+		lat = append(lat, r.Latency)
+		if first.IsZero() || r.Timestamp.Before(first) {
+			first = r.Timestamp
+		}
+		if r.Timestamp.After(last) {
+			last = r.Timestamp
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if len(lat) == 0 {
+		return res, fmt.Errorf("latency run on %s: no responses", baseURL)
+	}
+	slices.Sort(lat)
+	res.P50 = quantile(lat, 0.50)
+	res.P99 = quantile(lat, 0.99)
+	res.P999 = quantile(lat, 0.999)
+	res.Max = lat[len(lat)-1]
+	if span := last.Sub(first).Seconds(); span > 0 {
+		res.Achieved = float64(res.Requests-1) / span
+	}
+	return res, nil
+}
+
+// quantile returns the q-quantile of sorted samples (nearest rank).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	i = max(0, min(i, len(sorted)-1))
+	return sorted[i]
+}
