@@ -318,3 +318,28 @@ func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
 		t.Fatalf("exit code %d after SIGTERM, want 0\n%s", code, p.Output())
 	}
 }
+
+// The README's configuration table must list every flag --help shows.
+func TestREADMEDocumentsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	_ = run(context.Background(), []string{"--help"}, envFrom(nil), &out, io.Discard)
+	readme, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "--") {
+			continue
+		}
+		name := strings.Fields(line)[0]
+		n++
+		if !strings.Contains(string(readme), "`"+name+"`") || !strings.Contains(string(readme), "`"+envName(strings.TrimPrefix(name, "--"))+"`") {
+			t.Errorf("README configuration table lacks %s or its environment variable", name)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("found only %d flags in --help", n)
+	}
+}
