@@ -9,7 +9,8 @@ BIN := bin
 .PHONY: run build deps lint test test-go bench
 
 ## run: build and start the service on its embedded default (./data/shortener.db)
-run: build
+run:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/shortener ./app/cmd/shortener
 	mkdir -p data
 	./$(BIN)/shortener
 
