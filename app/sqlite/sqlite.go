@@ -38,7 +38,10 @@ type DB struct {
 	writer *sql.DB
 	reader *sql.DB
 
-	findStmt *sql.Stmt
+	// Prepared once: the hot statements skip SQL parsing on every call.
+	findStmt   *sql.Stmt
+	insertStmt *sql.Stmt
+	deleteStmt *sql.Stmt
 }
 
 // BusyTimeout is how long a connection waits for another writer (maybe in
@@ -89,7 +92,15 @@ func Open(ctx context.Context, path string, readers int) (*DB, error) {
 	reader.SetMaxOpenConns(readers)
 	reader.SetMaxIdleConns(readers)
 	db.reader = reader
-	db.findStmt, err = reader.PrepareContext(ctx, `SELECT code, url, created_at, expires_at, deleted_at, visits FROM links WHERE code = ?`)
+	prepare := func(pool *sql.DB, dst **sql.Stmt, query string) {
+		if err != nil {
+			return
+		}
+		*dst, err = pool.PrepareContext(ctx, query)
+	}
+	prepare(reader, &db.findStmt, `SELECT code, url, created_at, expires_at, deleted_at, visits FROM links WHERE code = ?`)
+	prepare(writer, &db.insertStmt, `INSERT INTO links (code, url, created_at, expires_at) VALUES (?, ?, ?, ?)`)
+	prepare(writer, &db.deleteStmt, `UPDATE links SET deleted_at = ? WHERE code = ? AND deleted_at IS NULL`)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: prepare: %w", path, err)
@@ -100,8 +111,10 @@ func Open(ctx context.Context, path string, readers int) (*DB, error) {
 // Close closes both pools.
 func (db *DB) Close() error {
 	var errs []error
-	if db.findStmt != nil {
-		errs = append(errs, db.findStmt.Close())
+	for _, st := range []*sql.Stmt{db.findStmt, db.insertStmt, db.deleteStmt} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
 	}
 	if db.reader != nil {
 		errs = append(errs, db.reader.Close())
@@ -216,9 +229,7 @@ func timeOrNil(v sql.NullInt64) *time.Time {
 
 // CreateLink inserts a link; a taken code gives ECONFLICT.
 func (db *DB) CreateLink(ctx context.Context, l *app.Link) error {
-	_, err := db.writer.ExecContext(ctx,
-		`INSERT INTO links (code, url, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		l.Code, l.URL, l.CreatedAt.UnixMilli(), msOrNil(l.ExpiresAt))
+	_, err := db.insertStmt.ExecContext(ctx, l.Code, l.URL, l.CreatedAt.UnixMilli(), msOrNil(l.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("insert link: %w", classify(err))
 	}
@@ -247,7 +258,7 @@ func (db *DB) FindLink(ctx context.Context, code string) (*app.Link, error) {
 
 // DeleteLink marks a live link deleted.
 func (db *DB) DeleteLink(ctx context.Context, code string, at time.Time) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE links SET deleted_at = ? WHERE code = ? AND deleted_at IS NULL`, at.UnixMilli(), code)
+	res, err := db.deleteStmt.ExecContext(ctx, at.UnixMilli(), code)
 	if err != nil {
 		return fmt.Errorf("delete link: %w", classify(err))
 	}
