@@ -132,7 +132,7 @@ func (e *Engine) Evaluate(o Observation) Verdict {
 	}
 	bothArms := o.Canary.Requests > 0 && o.Baseline.Requests > 0
 	c := e.cfg.Analysis.Concentration
-	thr := math.Exp(e.threshold)
+	thr := 1 / e.alphaCheck
 
 	var fails []string
 	nonInferior, wantNonInferior := 0, 0
@@ -341,7 +341,7 @@ func (e *Engine) strongest(cs []CheckResult) string {
 	if name == "" {
 		return "none"
 	}
-	return fmt.Sprintf("%s Bayes factor %.3g of %.3g needed", name, best, math.Exp(e.threshold))
+	return fmt.Sprintf("%s Bayes factor %.3g of %.3g needed", name, best, 1/e.alphaCheck)
 }
 
 func ratio(k, n int64) float64 {

@@ -171,13 +171,13 @@ func TestLogBFNullExpectation(t *testing.T) {
 // Ville's inequality in action: look after every single observation and
 // stop at the first BF ≥ 1/α. Under the null that happens in at most α of
 // the runs; with the canary twice as likely to take the error it happens
-// in most runs. Few runs keep the test fast; the bounds allow for that.
+// in most runs. Few runs keep the test fast (it runs under -race); the bounds allow for that.
 func TestLogBFSequentialFalseAlarm(t *testing.T) {
 	t.Parallel()
 	const (
 		alpha = 0.05
-		runs  = 400
-		steps = 1000
+		runs  = 300
+		steps = 500
 		p0    = 0.1
 	)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -197,7 +197,7 @@ func TestLogBFSequentialFalseAlarm(t *testing.T) {
 		}
 		return float64(hits) / runs
 	}
-	// α + 3 standard errors of a binomial proportion over 400 runs.
+	// α + 3 standard errors of a binomial proportion over 300 runs.
 	if got := rate(p0); got > alpha+3*math.Sqrt(alpha*(1-alpha)/runs) {
 		t.Errorf("false alarm rate %.3f with a look after every observation, want <= %.2f", got, alpha)
 	}
