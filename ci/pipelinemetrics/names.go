@@ -57,13 +57,14 @@ const (
 	LabelRevision = "revision"
 
 	// Values of LabelStage, in pipeline order.
-	StageBuild    = "build"
-	StageTest     = "test"
-	StageSmoke    = "smoke"
-	StageCanary   = "canary"
-	StageGate     = "gate"
-	StagePromote  = "promote"
-	StageRollback = "rollback"
+	StageBuild     = "build"
+	StageTest      = "test"
+	StageSmoke     = "smoke"
+	StagePreflight = "preflight" // gate preflight: Prometheus sees both tracks
+	StageCanary    = "canary"
+	StageGate      = "gate"
+	StagePromote   = "promote"
+	StageRollback  = "rollback"
 
 	// Values of LabelResult.
 	ResultSuccess = "success"

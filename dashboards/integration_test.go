@@ -1,0 +1,412 @@
+package dashboards
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/push"
+
+	"github.com/obsshort/shortener/alerts"
+	pm "github.com/obsshort/shortener/ci/pipelinemetrics"
+	"github.com/obsshort/shortener/internal/promtest"
+	"github.com/obsshort/shortener/internal/testenv"
+)
+
+// trafficDuration is how long the integration test sends requests. Every
+// recording rule has data after two scrapes, so this is about giving the
+// rate windows enough samples and the fast-burn alert time to go pending.
+const trafficDuration = 25 * time.Second
+
+// noDataAllowed lists dashboard queries that may legitimately return no
+// data (or only NaN) in this short test, keyed by Query.String(), with the
+// reason. It is empty on purpose: the test pushes pipeline metrics to a real
+// Pushgateway, runs a dead target and a failing canary, and every business
+// counter exists from the start at zero, so every panel has data. Add an
+// entry only with a reason a reviewer can check.
+var noDataAllowed = map[string]string{}
+
+// integrationVars are what a user picks in the dashboards: the job, and All
+// for instance and track. The durations are what Grafana would compute for a
+// 1 s scrape interval over the last hour.
+func integrationVars() map[string]string {
+	return map[string]string{
+		"job": "shortener", "instance": ".*", "track": ".*",
+		"__rate_interval": "1m", "__interval": "5s", "__range": "1h",
+	}
+}
+
+// TestQueriesAgainstRealPrometheus is the proof against a real Prometheus:
+// two real shortener processes (stable; canary answering every public
+// request 500 after 150 ms), a target that is down, and a Pushgateway with
+// pipeline metrics, scraped every second by the Debian prometheus with every
+// rule file of alerts/ loaded. After ~25 s of traffic every dashboard query
+// and every rule expression must parse and return data, and the fast-burn
+// availability alert must be pending for the canary only.
+func TestQueriesAgainstRealPrometheus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Prometheus, a Pushgateway and two shortener processes")
+	}
+	pgBin := testenv.RequireTool(t, "prometheus-pushgateway")
+	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
+	root := testenv.ModuleRoot(t)
+
+	// Stable and canary share one database, as in production.
+	db := filepath.Join(t.TempDir(), "shortener.db")
+	start := func(extra ...string) (public, admin string) {
+		public, admin = testenv.FreeAddr(t), testenv.FreeAddr(t)
+		args := append([]string{"--addr", public, "--admin-addr", admin, "--db", db,
+			"--log-level", "warn", "--rate-limit", "0"}, extra...)
+		testenv.Start(t, []string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none"}, bin, args...)
+		testenv.WaitHTTP(t, "http://"+admin+"/readyz", 30*time.Second)
+		return "http://" + public, admin
+	}
+	stable, stableAdmin := start() // first: it creates the schema
+	canary, canaryAdmin := start("--fault-error-rate", "1", "--fault-latency", "150ms")
+	deadTarget := testenv.FreeAddr(t) // nothing listens here: TargetDown
+
+	pgAddr := testenv.FreeAddr(t)
+	testenv.Start(t, nil, pgBin, "--web.listen-address="+pgAddr)
+	testenv.WaitHTTP(t, "http://"+pgAddr+"/-/ready", 15*time.Second)
+	pushPipelineMetrics(t, "http://"+pgAddr, 1)
+
+	names, err := alerts.FileNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ruleFiles []string
+	for _, n := range names {
+		ruleFiles = append(ruleFiles, filepath.Join(root, "alerts", n))
+	}
+	prom := promtest.Start(t, promtest.Config{
+		Interval:  time.Second,
+		RuleFiles: ruleFiles,
+		ScrapeConfigs: fmt.Sprintf(`- job_name: shortener
+  static_configs:
+    - targets: [%q]
+      labels: {track: stable, version: v1}
+    - targets: [%q]
+      labels: {track: canary, version: v2}
+    - targets: [%q]
+      labels: {track: stable, version: v1}
+- job_name: pushgateway
+  honor_labels: true
+  static_configs:
+    - targets: [%q]
+`, stableAdmin, canaryAdmin, deadTarget, pgAddr),
+	})
+	prom.WaitTargetsUp(t, 3, 30*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), trafficDuration)
+	defer cancel()
+	wg := sendTraffic(ctx, t, stable, canary)
+
+	// While the canary fails, the fast-burn page must go pending for it
+	// (firing needs its 2m for:), and never for stable.
+	pending := `ALERTS{alertname="AvailabilityFastBurn", alertstate="pending", job="shortener", track="canary"}`
+	var sawPending bool
+	pushedAgain := false
+	for ctx.Err() == nil {
+		if n, _, err := evaluate(context.Background(), prom, pending); err == nil && n > 0 && !sawPending {
+			sawPending = true
+			t.Logf("AvailabilityFastBurn pending for the canary after %s of traffic", trafficDuration-time.Until(deadline(ctx)))
+		}
+		if !pushedAgain && time.Until(deadline(ctx)) < trafficDuration/2 {
+			// A second pipeline run, so increase() over the counters is > 0.
+			pushPipelineMetrics(t, "http://"+pgAddr, 2)
+			pushedAgain = true
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	wg.Wait()
+	time.Sleep(2 * time.Second) // two more scrapes and rule evaluations
+	qctx := context.Background()
+	if !sawPending {
+		if n, _, err := evaluate(qctx, prom, pending); err != nil || n == 0 {
+			t.Errorf("AvailabilityFastBurn never went pending for the failing canary (err %v)", err)
+		}
+	}
+	if n, _, err := evaluate(qctx, prom, `ALERTS{alertname="AvailabilityFastBurn", track="stable"}`); err != nil || n != 0 {
+		t.Errorf("AvailabilityFastBurn is active for the healthy stable track (%d series, err %v)", n, err)
+	}
+
+	t.Run("dashboards", func(t *testing.T) {
+		ds, err := Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			qs, err := d.Queries()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range qs {
+				expr := Substitute(q.Expr, integrationVars())
+				n, labels, err := evaluate(qctx, prom, expr)
+				switch {
+				case err != nil:
+					t.Errorf("%s: %v", q, err)
+				case n == 0 && noDataAllowed[q.String()] == "":
+					raw, _ := prom.Query(qctx, expr)
+					t.Errorf("%s: no data (or only NaN) for\n%s\nanswer: %.500s", q, expr, raw)
+				case q.Kind == KindVariable:
+					// The variable lists values of its label: the
+					// series must carry it.
+					label := variableLabel(q.Dashboard, d, q.Where)
+					if label != "" && !labels[label] {
+						t.Errorf("%s: series of %s have no label %q", q, expr, label)
+					}
+				}
+			}
+		}
+	})
+
+	t.Run("rules", func(t *testing.T) {
+		rules, err := alerts.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rules {
+			// Every rule returns data here: the canary fails every request
+			// slowly, so each burn-rate, canary and no-redirect alert
+			// condition holds for it, and the dead target is down.
+			n, _, err := evaluate(qctx, prom, r.Expr)
+			if err != nil {
+				t.Errorf("%s: %v", r.Name(), err)
+			} else if n == 0 {
+				t.Errorf("%s: expression returned no data:\n%s", r.Name(), r.Expr)
+			}
+			if r.Record != "" {
+				// Prometheus itself evaluated the rule and stored it.
+				for _, track := range []string{"stable", "canary"} {
+					q := fmt.Sprintf(`%s{job="shortener", track=%q}`, r.Record, track)
+					if n, _, err := evaluate(qctx, prom, q); err != nil || n == 0 {
+						t.Errorf("recorded series %s missing (err %v)", q, err)
+					}
+				}
+			}
+		}
+		// The canary's availability SLI is all errors, stable's has none.
+		for q, want := range map[string]float64{
+			`job:slo_availability_errors:ratio_rate5m{job="shortener", track="canary"}`: 1,
+			`job:slo_availability_errors:ratio_rate5m{job="shortener", track="stable"}`: 0,
+			`job:slo_latency_errors:ratio_rate5m{job="shortener", track="canary"}`:      1,
+		} {
+			if got, err := scalarValue(qctx, prom, q); err != nil || got != want {
+				t.Errorf("%s = %v (err %v), want %v", q, got, err, want)
+			}
+		}
+	})
+}
+
+func deadline(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}
+
+// variableLabel returns the label a label_values(selector, label) variable
+// lists.
+func variableLabel(_ string, d Dashboard, name string) string {
+	for _, v := range d.Variables() {
+		if v["name"] != name {
+			continue
+		}
+		q := strings.TrimSuffix(strings.TrimSpace(variableQuery(v["query"])), ")")
+		if i := lastTopLevelComma(q); i >= 0 && strings.HasPrefix(q, "label_values(") {
+			return strings.TrimSpace(q[i+1:])
+		}
+	}
+	return ""
+}
+
+// promResult is the part of an instant query answer the test reads.
+type promResult struct {
+	ResultType string          `json:"resultType"`
+	Result     json.RawMessage `json:"result"`
+}
+
+// evaluate runs an instant query and returns how many series (or the
+// scalar) carry a value other than NaN, and the label names seen.
+func evaluate(ctx context.Context, prom *promtest.Server, expr string) (int, map[string]bool, error) {
+	raw, err := prom.Query(ctx, expr)
+	if err != nil {
+		return 0, nil, err
+	}
+	var res promResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return 0, nil, fmt.Errorf("decode result: %w", err)
+	}
+	labels := map[string]bool{}
+	switch res.ResultType {
+	case "vector":
+		var series []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		}
+		if err := json.Unmarshal(res.Result, &series); err != nil {
+			return 0, nil, fmt.Errorf("decode vector: %w", err)
+		}
+		n := 0
+		for _, s := range series {
+			if v, _ := s.Value[1].(string); v != "NaN" {
+				n++
+			}
+			for k := range s.Metric {
+				labels[k] = true
+			}
+		}
+		return n, labels, nil
+	case "scalar":
+		var v [2]any
+		if err := json.Unmarshal(res.Result, &v); err != nil {
+			return 0, nil, fmt.Errorf("decode scalar: %w", err)
+		}
+		if s, _ := v[1].(string); s == "NaN" {
+			return 0, labels, nil
+		}
+		return 1, labels, nil
+	}
+	return 0, nil, fmt.Errorf("unexpected result type %q for %s", res.ResultType, expr)
+}
+
+// scalarValue returns the value of a query expected to return one series.
+func scalarValue(ctx context.Context, prom *promtest.Server, expr string) (float64, error) {
+	raw, err := prom.Query(ctx, expr)
+	if err != nil {
+		return 0, err
+	}
+	var res struct {
+		Result []struct {
+			Value [2]any `json:"value"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return 0, fmt.Errorf("decode: %w", err)
+	}
+	if len(res.Result) != 1 {
+		return 0, fmt.Errorf("%d series, want 1", len(res.Result))
+	}
+	s, _ := res.Result[0].Value[1].(string)
+	var v float64
+	if _, err := fmt.Sscan(s, &v); err != nil {
+		return 0, fmt.Errorf("parse value %q: %w", s, err)
+	}
+	return v, nil
+}
+
+// pushPipelineMetrics pushes what the release pipeline would after `runs`
+// runs: every name in ci/pipelinemetrics, with counters that grow per run.
+func pushPipelineMetrics(t *testing.T, url string, runs float64) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	stageDur := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: pm.StageDurationSeconds, Help: "Duration of the last run of each stage."}, []string{pm.LabelStage, pm.LabelResult})
+	stageRuns := prometheus.NewCounterVec(prometheus.CounterOpts{Name: pm.StageRunsTotal, Help: "Stage runs by result."}, []string{pm.LabelStage, pm.LabelResult})
+	runsTotal := prometheus.NewCounterVec(prometheus.CounterOpts{Name: pm.RunsTotal, Help: "Pipeline runs by outcome."}, []string{pm.LabelOutcome})
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: pm.Info, Help: "The most recent run."}, []string{pm.LabelVersion, pm.LabelRevision, pm.LabelOutcome})
+	lastRun := prometheus.NewGauge(prometheus.GaugeOpts{Name: pm.LastRunTimestampSeconds, Help: "End of the last run."})
+	lastOK := prometheus.NewGauge(prometheus.GaugeOpts{Name: pm.LastSuccessTimestampSeconds, Help: "Last promotion."})
+	lastFail := prometheus.NewGauge(prometheus.GaugeOpts{Name: pm.LastFailureTimestampSeconds, Help: "Last rollback or failure."})
+	restore := prometheus.NewGauge(prometheus.GaugeOpts{Name: pm.RestoreDurationSeconds, Help: "Exposure of the last rollback."})
+	reg.MustRegister(stageDur, stageRuns, runsTotal, info, lastRun, lastOK, lastFail, restore)
+
+	now := float64(time.Now().Unix())
+	for i, stage := range []string{pm.StageBuild, pm.StageTest, pm.StageSmoke, pm.StageCanary, pm.StageGate, pm.StagePromote, pm.StageRollback} {
+		stageDur.WithLabelValues(stage, pm.ResultSuccess).Set(float64(5 + i))
+		stageRuns.WithLabelValues(stage, pm.ResultSuccess).Add(3 * runs)
+	}
+	stageRuns.WithLabelValues(pm.StageGate, pm.ResultFailure).Add(runs)
+	runsTotal.WithLabelValues(pm.OutcomePromoted).Add(2 * runs)
+	runsTotal.WithLabelValues(pm.OutcomeRolledBack).Add(runs)
+	runsTotal.WithLabelValues(pm.OutcomeFailed).Add(runs)
+	info.WithLabelValues(fmt.Sprintf("v%.0f", runs+1), "abc123", pm.OutcomePromoted).Set(1)
+	lastRun.Set(now)
+	lastOK.Set(now)
+	lastFail.Set(now - 600)
+	restore.Set(42)
+	if err := push.New(url, pm.JobName).Gatherer(reg).Push(); err != nil {
+		t.Fatalf("push pipeline metrics: %v", err)
+	}
+}
+
+// sendTraffic sends what users would until ctx ends: on stable creates,
+// redirects (mostly to known codes, some unknown), the web page and QR
+// codes; on the canary redirects and creates, which all fail.
+func sendTraffic(ctx context.Context, t *testing.T, stable, canary string) *sync.WaitGroup {
+	t.Helper()
+	client := &http.Client{
+		Timeout:       5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	create := func(base string, i int) (string, int) {
+		body := fmt.Sprintf(`{"url":"https://example.com/article/%d"}`, i)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/links", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", 0
+		}
+		defer resp.Body.Close()
+		var out struct{ Code string }
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return out.Code, resp.StatusCode
+	}
+	get := func(url string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	var codes []string
+	for i := 0; i < 10; i++ {
+		code, status := create(stable, i)
+		if status != http.StatusCreated {
+			t.Fatalf("create link on stable: status %d", status)
+		}
+		codes = append(codes, code)
+	}
+
+	var wg sync.WaitGroup
+	worker := func(fn func(i int)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				fn(i)
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	worker(func(i int) { // stable: the healthy release
+		code := codes[rand.IntN(len(codes))]
+		switch {
+		case i%10 == 3:
+			create(stable, 100+i)
+		case i%5 == 1:
+			get(stable + "/nosuch" + fmt.Sprint(i)) // unknown code: 404
+		case i%20 == 7:
+			get(stable + "/")
+		case i%25 == 11:
+			get(stable + "/" + code + "/qr")
+		default:
+			get(stable + "/" + code)
+		}
+	})
+	for w := 0; w < 2; w++ { // canary: every public request fails after 150 ms
+		worker(func(i int) {
+			if i%5 == 4 {
+				create(canary, 1000+i)
+				return
+			}
+			get(canary + "/" + codes[rand.IntN(len(codes))])
+		})
+	}
+	return &wg
+}
