@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/obsshort/shortener/ci/stack"
+	"github.com/obsshort/shortener/ci/stack/pipeline"
+	"github.com/obsshort/shortener/ci/stack/replay"
+)
+
+const usage = `usage: release <command> [flags]
+
+commands:
+  stack up          start the local stack (idempotent) and say where it listens
+  stack down        stop it; data stays in the state folder
+  stack status      what runs where, HAProxy weights
+  release           release a version: --version V [--fault-error-rate R] [--canary-weight 10] [--steps 10,50] [--skip-tests]
+                    exit 0 promoted, 1 rolled back, 2 blocked before deploy, 3 pipeline error
+  replay-incident   with the stack up and load through HAProxy: a version failing 30%
+                    is rolled back, then a healthy one promoted; exit 0 only if every check passes
+
+Every command takes --state DIR (env RELEASE_STATE_DIR, default ./.state/stack).
+Run "release <command> -h" for its flags.
+`
+
+// exitCode is an error that carries the process exit code.
+type exitCode struct {
+	code int
+	msg  string
+}
+
+func (e exitCode) Error() string { return e.msg }
+func (e exitCode) ExitCode() int { return e.code }
+
+// run is the whole program; main passes the process environment in so that
+// tests run it with their own state folder, ports and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return exitCode{3, ""}
+	}
+	switch args[1] {
+	case "stack":
+		if len(args) < 3 {
+			fmt.Fprint(stderr, usage)
+			return exitCode{3, ""}
+		}
+		return runStack(ctx, args[2], args[3:], getenv, stdout, stderr)
+	case "release":
+		return runRelease(ctx, args[2:], getenv, stdout, stderr)
+	case "replay-incident":
+		return runReplay(ctx, args[2:], getenv, stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[1], usage)
+		return exitCode{3, ""}
+	}
+}
+
+// common are the flags every command has.
+type common struct {
+	state, repo string
+}
+
+func (c *common) register(fs *flag.FlagSet, getenv func(string) string) {
+	def := getenv("RELEASE_STATE_DIR")
+	if def == "" {
+		def = filepath.Join(".state", "stack")
+	}
+	fs.StringVar(&c.state, "state", def, "state folder of the stack (env RELEASE_STATE_DIR)")
+	fs.StringVar(&c.repo, "repo", "", "repository root (default: the folder holding go.mod, searched upwards)")
+}
+
+func (c *common) resolve() error {
+	var err error
+	if c.repo == "" {
+		if c.repo, err = findRepo(); err != nil {
+			return err
+		}
+	}
+	if c.repo, err = filepath.Abs(c.repo); err != nil {
+		return err
+	}
+	if !filepath.IsAbs(c.state) {
+		// Relative to the repository, so `make stack` and `go run` from a
+		// subfolder agree.
+		c.state = filepath.Join(c.repo, c.state)
+	}
+	return nil
+}
+
+func findRepo() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod in this folder or above: pass --repo")
+		}
+		dir = parent
+	}
+}
+
+// loadStack reads the saved config of a stack that was started.
+func loadStack(c common) (stack.Config, error) {
+	cfg, err := stack.LoadConfig(c.state)
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, fmt.Errorf("no stack in %s: run `release stack up` first", c.state)
+	}
+	return cfg, err
+}
+
+func runStack(ctx context.Context, sub string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("release stack "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs, getenv)
+	def := stack.DefaultConfig("", "")
+	var (
+		proxy     = fs.String("proxy-addr", def.ProxyAddr, "HAProxy public frontend (users)")
+		haMetrics = fs.String("haproxy-metrics-addr", def.HAProxyMetricsAddr, "HAProxy /metrics and /stats")
+		prom      = fs.String("prometheus-addr", def.PrometheusAddr, "Prometheus")
+		pushgw    = fs.String("pushgateway-addr", def.PushgatewayAddr, "Pushgateway")
+		slotA     = fs.String("slot-a-addr", def.Slots[0].Addr, "app slot a, public listener")
+		slotAAdm  = fs.String("slot-a-admin-addr", def.Slots[0].AdminAddr, "app slot a, admin listener")
+		slotB     = fs.String("slot-b-addr", def.Slots[1].Addr, "app slot b, public listener")
+		slotBAdm  = fs.String("slot-b-admin-addr", def.Slots[1].AdminAddr, "app slot b, admin listener")
+		interval  = fs.Duration("scrape-interval", time.Duration(def.ScrapeInterval), "Prometheus scrape and rule evaluation interval")
+		version   = fs.String("version", "", "version of the first stable, built from this checkout (default: git describe)")
+		binary    = fs.String("binary", "", "use this shortener binary as the first stable instead of building")
+	)
+	if err := fs.Parse(args); err != nil {
+		return exitCode{3, ""}
+	}
+	if err := c.resolve(); err != nil {
+		return err
+	}
+	switch sub {
+	case "up":
+		cfg := stack.DefaultConfig(c.state, c.repo)
+		if saved, err := stack.LoadConfig(c.state); err == nil {
+			// Later runs keep the ports of the first unless a flag says otherwise.
+			cfg = saved
+			cfg.StateDir, cfg.RepoRoot = c.state, c.repo
+		}
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "proxy-addr":
+				cfg.ProxyAddr = *proxy
+			case "haproxy-metrics-addr":
+				cfg.HAProxyMetricsAddr = *haMetrics
+			case "prometheus-addr":
+				cfg.PrometheusAddr = *prom
+			case "pushgateway-addr":
+				cfg.PushgatewayAddr = *pushgw
+			case "slot-a-addr":
+				cfg.Slots[0].Addr = *slotA
+			case "slot-a-admin-addr":
+				cfg.Slots[0].AdminAddr = *slotAAdm
+			case "slot-b-addr":
+				cfg.Slots[1].Addr = *slotB
+			case "slot-b-admin-addr":
+				cfg.Slots[1].AdminAddr = *slotBAdm
+			case "scrape-interval":
+				cfg.ScrapeInterval = stack.Duration(*interval)
+			}
+		})
+		opt := stack.UpOptions{Version: *version, Binary: *binary, Revision: stack.GitRevision(ctx, c.repo)}
+		if opt.Version == "" {
+			opt.Version = stack.GitVersion(ctx, c.repo)
+		}
+		return cfg.Up(ctx, opt, stdout)
+	case "down":
+		cfg, err := loadStack(c)
+		if errors.Is(err, os.ErrNotExist) || err != nil && strings.Contains(err.Error(), "run `release stack up` first") {
+			fmt.Fprintf(stdout, "no stack in %s: nothing to stop\n", c.state)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return cfg.Down(ctx, stdout)
+	case "status":
+		cfg, err := loadStack(c)
+		if err != nil {
+			return err
+		}
+		return cfg.Status(ctx, stdout)
+	default:
+		fmt.Fprintf(stderr, "unknown stack command %q (up, down, status)\n", sub)
+		return exitCode{3, ""}
+	}
+}
+
+// releaseFlags are the pipeline's flags, shared with replay-incident.
+type releaseFlags struct {
+	canaryWeight                      int
+	steps                             string
+	skipTests                         bool
+	gateConfig, gateBinary            string
+	gateInterval, gateWarmup, gateMax time.Duration
+}
+
+func (r *releaseFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&r.canaryWeight, "canary-weight", 10, "canary's share of traffic in percent")
+	fs.StringVar(&r.steps, "steps", "", "comma-separated canary shares analysed in turn, e.g. 10,50 (overrides --canary-weight)")
+	fs.BoolVar(&r.skipTests, "skip-tests", false, "skip stage 2 (go test), e.g. when the pipeline runs inside go test")
+	fs.StringVar(&r.gateConfig, "gate-config", "", "gate config (default ci/canary.yaml)")
+	fs.StringVar(&r.gateBinary, "gate-binary", "", "gate binary (default: the one built with the release)")
+	fs.DurationVar(&r.gateInterval, "gate-interval", 2*time.Second, "gate poll interval")
+	fs.DurationVar(&r.gateWarmup, "gate-warmup", 5*time.Second, "gate warmup before the first decision")
+	fs.DurationVar(&r.gateMax, "gate-max-duration", 2*time.Minute, "longest analysis; undecided by then is inconclusive")
+}
+
+func (r *releaseFlags) options(version, revision string, fault float64) (pipeline.Options, error) {
+	opt := pipeline.Options{
+		Version: version, Revision: revision, FaultErrorRate: fault,
+		Steps: []int{r.canaryWeight}, SkipTests: r.skipTests,
+		GateConfig: r.gateConfig, GateBinary: r.gateBinary,
+		GateInterval: r.gateInterval, GateWarmup: r.gateWarmup, GateMaxDuration: r.gateMax,
+	}
+	if r.steps != "" {
+		opt.Steps = nil
+		for _, s := range strings.Split(r.steps, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				return opt, fmt.Errorf("--steps %q: %w", r.steps, err)
+			}
+			opt.Steps = append(opt.Steps, n)
+		}
+	}
+	return opt, nil
+}
+
+func runRelease(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("release release", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs, getenv)
+	var rf releaseFlags
+	rf.register(fs)
+	version := fs.String("version", "", "version to release (required)")
+	revision := fs.String("revision", "", "revision stamped into the binary (default: git HEAD)")
+	fault := fs.Float64("fault-error-rate", 0, "game days: share of the canary's requests answered 500")
+	if err := fs.Parse(args); err != nil {
+		return exitCode{3, ""}
+	}
+	if *version == "" {
+		fmt.Fprintln(stderr, "release: --version is required")
+		return exitCode{3, ""}
+	}
+	if err := c.resolve(); err != nil {
+		return err
+	}
+	cfg, err := loadStack(c)
+	if err != nil {
+		return exitCode{3, err.Error()}
+	}
+	if *revision == "" {
+		*revision = stack.GitRevision(ctx, c.repo)
+	}
+	opt, err := rf.options(*version, *revision, *fault)
+	if err != nil {
+		return exitCode{3, err.Error()}
+	}
+	p := &pipeline.Pipeline{Stack: cfg, Out: stdout, Err: stderr}
+	res := p.Run(ctx, opt)
+	if res.ExitCode != 0 {
+		return exitCode{res.ExitCode, ""}
+	}
+	return nil
+}
+
+func runReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("release replay-incident", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs, getenv)
+	var rf releaseFlags
+	rf.register(fs)
+	o := replay.Options{}
+	fs.Float64Var(&o.RPS, "rps", 150, "user requests per second through HAProxy")
+	fs.Float64Var(&o.CreateShare, "create-share", 0.1, "share of requests that create a link (the rest follow one)")
+	fs.Float64Var(&o.FaultErrorRate, "fault-error-rate", 0.3, "share of the bad version's requests answered 500")
+	fs.StringVar(&o.BadVersion, "bad-version", "", "version name of the bad release (default <stable>-bad-<time>)")
+	fs.StringVar(&o.GoodVersion, "good-version", "", "version name of the healthy release (default <stable>-good-<time>)")
+	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "steady load before and after each release")
+	fs.DurationVar(&o.RollbackDeadline, "rollback-deadline", 90*time.Second, "longest allowed from canary traffic to rollback")
+	fs.Float64Var(&o.MaxErrorShare, "max-error-share", 0.01, "largest allowed share of user requests answered 5xx")
+	if err := fs.Parse(args); err != nil {
+		return exitCode{3, ""}
+	}
+	if err := c.resolve(); err != nil {
+		return err
+	}
+	cfg, err := loadStack(c)
+	if err != nil {
+		return exitCode{3, err.Error()}
+	}
+	opt, err := rf.options("x", stack.GitRevision(ctx, c.repo), 0)
+	if err != nil {
+		return exitCode{3, err.Error()}
+	}
+	o.Release = opt
+	rep, err := replay.Run(ctx, cfg, o, stdout, stderr)
+	if err != nil {
+		return exitCode{3, err.Error()}
+	}
+	if !rep.Passed() {
+		return exitCode{1, "replay-incident: some checks failed"}
+	}
+	return nil
+}

@@ -1,0 +1,325 @@
+// Package loadgen sends steady user traffic (link creations and redirects)
+// to the shortener through its public URL and counts every answer by
+// status. It targets loopback only and stops when its context ends.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config of a load run.
+type Config struct {
+	// BaseURL is where users reach the service, e.g. http://127.0.0.1:18080.
+	BaseURL string
+	// RPS is the request rate (open loop: slow answers do not slow it down).
+	RPS float64
+	// CreateShare is the share of requests that create a link; the others
+	// follow a link created earlier.
+	CreateShare float64
+	// MaxInFlight bounds concurrent requests (default 256).
+	MaxInFlight int
+	// Timeout of one request (default 5s).
+	Timeout time.Duration
+}
+
+// Link is a link the load created, with the URL it must redirect to.
+type Link struct {
+	Code string
+	URL  string
+}
+
+// Counts are the answers seen so far. Status 0 counts requests that got no
+// HTTP answer at all (connection refused, reset, timeout).
+type Counts struct {
+	Total    int
+	ByStatus map[int]int
+	// WrongRedirect counts 3xx answers whose Location was not the link's URL.
+	WrongRedirect int
+}
+
+// Failed counts what a user sees as a failure: 5xx and no answer.
+func (c Counts) Failed() int {
+	n := c.ByStatus[0]
+	for s, v := range c.ByStatus {
+		if s >= 500 {
+			n += v
+		}
+	}
+	return n + c.WrongRedirect
+}
+
+// Sub returns the counts since an earlier snapshot.
+func (c Counts) Sub(earlier Counts) Counts {
+	d := Counts{Total: c.Total - earlier.Total, WrongRedirect: c.WrongRedirect - earlier.WrongRedirect, ByStatus: map[int]int{}}
+	for s, v := range c.ByStatus {
+		if n := v - earlier.ByStatus[s]; n != 0 {
+			d.ByStatus[s] = n
+		}
+	}
+	return d
+}
+
+// String is e.g. "1500 requests: 201=150 302=1345 500=5".
+func (c Counts) String() string {
+	keys := make([]int, 0, len(c.ByStatus))
+	for s := range c.ByStatus {
+		keys = append(keys, s)
+	}
+	sort.Ints(keys)
+	parts := []string{fmt.Sprintf("%d requests:", c.Total)}
+	for _, s := range keys {
+		name := fmt.Sprint(s)
+		if s == 0 {
+			name = "no-answer"
+		}
+		parts = append(parts, fmt.Sprintf("%s=%d", name, c.ByStatus[s]))
+	}
+	if c.WrongRedirect > 0 {
+		parts = append(parts, fmt.Sprintf("wrong-redirect=%d", c.WrongRedirect))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Generator runs the load and keeps its counts.
+type Generator struct {
+	cfg    Config
+	client *http.Client
+
+	mu      sync.Mutex
+	counts  Counts
+	links   []Link
+	lastErr string
+	seq     int
+}
+
+// New checks the config and returns a generator.
+func New(cfg Config) (*Generator, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("base url: %w", err)
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("base url %s: load is only sent to loopback", cfg.BaseURL)
+	}
+	if cfg.RPS <= 0 || cfg.RPS > 5000 {
+		return nil, fmt.Errorf("rps %v: want 0 < rps <= 5000", cfg.RPS)
+	}
+	if cfg.CreateShare < 0 || cfg.CreateShare > 1 {
+		return nil, fmt.Errorf("create share %v: want 0..1", cfg.CreateShare)
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = 256
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	tr := &http.Transport{MaxIdleConns: cfg.MaxInFlight, MaxIdleConnsPerHost: cfg.MaxInFlight, IdleConnTimeout: 30 * time.Second}
+	return &Generator{
+		cfg: cfg,
+		client: &http.Client{
+			Transport: tr,
+			Timeout:   cfg.Timeout,
+			// A redirect is the answer under test, not something to follow.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		counts: Counts{ByStatus: map[int]int{}},
+	}, nil
+}
+
+// Run sends requests until ctx ends, then waits for those in flight.
+func (g *Generator) Run(ctx context.Context) {
+	sem := make(chan struct{}, g.cfg.MaxInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	every := time.Duration(float64(time.Second) / g.cfg.RPS)
+	next := time.Now()
+	for {
+		next = next.Add(every)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			// Too many in flight: a user whose request never started is a
+			// failure too, not a silently lowered rate.
+			g.record(0, false, "client saturated")
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// Requests in flight when the run stops still finish: the
+			// context below is not the run's.
+			rctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeout)
+			defer cancel()
+			g.one(rctx)
+		}()
+	}
+}
+
+func (g *Generator) one(ctx context.Context) {
+	g.mu.Lock()
+	var link Link
+	create := len(g.links) == 0 || rand.Float64() < g.cfg.CreateShare
+	if !create {
+		link = g.links[rand.IntN(len(g.links))]
+	}
+	g.seq++
+	seq := g.seq
+	g.mu.Unlock()
+	if create {
+		l, status, err := Create(ctx, g.client, g.cfg.BaseURL, fmt.Sprintf("https://example.com/load/%d/%d", time.Now().UnixNano(), seq))
+		if status == http.StatusCreated {
+			g.mu.Lock()
+			g.links = append(g.links, l)
+			g.mu.Unlock()
+		}
+		g.record(status, false, errText(err))
+		return
+	}
+	status, loc, err := Follow(ctx, g.client, g.cfg.BaseURL, link.Code)
+	g.record(status, status >= 300 && status < 400 && loc != link.URL, errText(err))
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (g *Generator) record(status int, wrong bool, errMsg string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.counts.Total++
+	g.counts.ByStatus[status]++
+	if wrong {
+		g.counts.WrongRedirect++
+	}
+	if errMsg != "" {
+		g.lastErr = errMsg
+	}
+}
+
+// Counts returns a snapshot of the counts.
+func (g *Generator) Counts() Counts {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c := Counts{Total: g.counts.Total, WrongRedirect: g.counts.WrongRedirect, ByStatus: make(map[int]int, len(g.counts.ByStatus))}
+	for s, v := range g.counts.ByStatus {
+		c.ByStatus[s] = v
+	}
+	return c
+}
+
+// Links returns the links created so far (201 answers).
+func (g *Generator) Links() []Link {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Link(nil), g.links...)
+}
+
+// LastError is the most recent transport error, for diagnostics.
+func (g *Generator) LastError() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lastErr
+}
+
+// Create makes a link through the public API. status is 0 when no HTTP
+// answer came.
+func Create(ctx context.Context, client *http.Client, baseURL, target string) (Link, int, error) {
+	body, _ := json.Marshal(map[string]string{"url": target})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/api/v1/links", bytes.NewReader(body))
+	if err != nil {
+		return Link{}, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return Link{}, 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		return Link{}, resp.StatusCode, nil
+	}
+	var created struct {
+		Code string `json:"code"`
+		URL  string `json:"url"`
+	}
+	if err := json.Unmarshal(b, &created); err != nil || created.Code == "" {
+		return Link{}, resp.StatusCode, fmt.Errorf("create: unexpected body %.200s", b)
+	}
+	return Link{Code: created.Code, URL: target}, resp.StatusCode, nil
+}
+
+// Follow requests a short link without following the redirect and returns
+// the status and Location.
+func Follow(ctx context.Context, client *http.Client, baseURL, code string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/"+code, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location"), nil
+}
+
+// Verify follows every link once (a few at a time) and returns those that
+// do not redirect to their URL, with what happened.
+func (g *Generator) Verify(ctx context.Context, links []Link) []string {
+	var (
+		mu     sync.Mutex
+		broken []string
+		wg     sync.WaitGroup
+	)
+	work := make(chan Link)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for l := range work {
+				status, loc, err := Follow(ctx, g.client, g.cfg.BaseURL, l.Code)
+				if err != nil || status < 300 || status > 399 || loc != l.URL {
+					mu.Lock()
+					broken = append(broken, fmt.Sprintf("/%s: status %d location %q err %v", l.Code, status, loc, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, l := range links {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- l
+	}
+	close(work)
+	wg.Wait()
+	if ctx.Err() != nil {
+		broken = append(broken, fmt.Sprintf("verification cut short: %v", errors.Unwrap(ctx.Err())))
+	}
+	return broken
+}

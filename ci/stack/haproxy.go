@@ -1,0 +1,240 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Backend and server names in ci/deploy/haproxy.cfg.tmpl.
+const (
+	Backend      = "shortener"
+	ServerStable = "stable"
+	ServerCanary = "canary"
+)
+
+// HAProxy talks to HAProxy's runtime API over its stats socket: weights,
+// addresses and states change there without a reload, so no connection is
+// dropped while traffic shifts.
+type HAProxy struct {
+	Socket string
+}
+
+// Command sends one runtime API command and returns its answer.
+func (h HAProxy) Command(ctx context.Context, cmd string) (string, error) {
+	var d net.Dialer
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := d.DialContext(ctx, "unix", h.Socket)
+	if err != nil {
+		return "", fmt.Errorf("haproxy runtime api: %w", err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := io.WriteString(conn, cmd+"\n"); err != nil {
+		return "", fmt.Errorf("haproxy %q: %w", cmd, err)
+	}
+	out, err := io.ReadAll(conn)
+	if err != nil {
+		return "", fmt.Errorf("haproxy %q: %w", cmd, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// set runs a command whose success answer is empty or one of okPrefixes.
+func (h HAProxy) set(ctx context.Context, cmd string, okPrefixes ...string) error {
+	out, err := h.Command(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		return nil
+	}
+	for _, p := range okPrefixes {
+		if strings.HasPrefix(out, p) {
+			return nil
+		}
+	}
+	return fmt.Errorf("haproxy %q: %s", cmd, out)
+}
+
+// SetWeight sets a server's weight (0..256). Weight 0 takes it out of the
+// rotation; requests already on it finish.
+func (h HAProxy) SetWeight(ctx context.Context, server string, weight int) error {
+	return h.set(ctx, fmt.Sprintf("set weight %s/%s %d", Backend, server, weight))
+}
+
+// Point changes where a server sends traffic and health checks.
+func (h HAProxy) Point(ctx context.Context, server string, s Slot) error {
+	host, port, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return err
+	}
+	_, aport, err := net.SplitHostPort(s.AdminAddr)
+	if err != nil {
+		return err
+	}
+	if err := h.set(ctx, fmt.Sprintf("set server %s/%s addr %s port %s", Backend, server, host, port),
+		"IP changed", "no need to change", "port changed", "IP changed from"); err != nil {
+		return err
+	}
+	return h.set(ctx, fmt.Sprintf("set server %s/%s check-port %s", Backend, server, aport), "health check port updated")
+}
+
+// SetState puts a server in "ready", "drain" or "maint".
+func (h HAProxy) SetState(ctx context.Context, server, state string) error {
+	return h.set(ctx, fmt.Sprintf("set server %s/%s state %s", Backend, server, state))
+}
+
+// ServerState is one row of `show servers state`.
+type ServerState struct {
+	Name       string
+	Addr       string
+	Port       int
+	CheckPort  int
+	OpState    int // 0 stopped, 1 starting, 2 running, 3 stopping
+	AdminState int // bit 0x01/0x20: maintenance
+	Weight     int
+}
+
+// Up reports whether the server is running and not in maintenance.
+func (s ServerState) Up() bool { return s.OpState == 2 && s.AdminState&0x3f == 0 }
+
+// Servers returns the state of the backend's servers.
+func (h HAProxy) Servers(ctx context.Context) (map[string]ServerState, error) {
+	out, err := h.Command(ctx, "show servers state "+Backend)
+	if err != nil {
+		return nil, err
+	}
+	return parseServersState(out)
+}
+
+// parseServersState reads the format-1 dump: a version line, a "# header"
+// line naming the columns, then one row per server.
+func parseServersState(out string) (map[string]ServerState, error) {
+	var cols []string
+	res := map[string]ServerState{}
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || line == "1":
+			continue
+		case strings.HasPrefix(line, "#"):
+			cols = strings.Fields(strings.TrimPrefix(line, "#"))
+			continue
+		}
+		if cols == nil {
+			return nil, fmt.Errorf("haproxy servers state: no header before %q", line)
+		}
+		f := strings.Fields(line)
+		get := func(name string) string {
+			for i, c := range cols {
+				if c == name && i < len(f) {
+					return f[i]
+				}
+			}
+			return ""
+		}
+		atoi := func(name string) int { n, _ := strconv.Atoi(get(name)); return n }
+		s := ServerState{
+			Name:       get("srv_name"),
+			Addr:       get("srv_addr"),
+			Port:       atoi("srv_port"),
+			CheckPort:  atoi("srv_check_port"),
+			OpState:    atoi("srv_op_state"),
+			AdminState: atoi("srv_admin_state"),
+			Weight:     atoi("srv_uweight"),
+		}
+		if s.Name == "" {
+			return nil, fmt.Errorf("haproxy servers state: unexpected line %q", line)
+		}
+		res[s.Name] = s
+	}
+	if len(res) == 0 {
+		return nil, fmt.Errorf("haproxy servers state: no servers in %q", out)
+	}
+	return res, nil
+}
+
+// WaitUp waits until HAProxy's health checks see the server up.
+func (h HAProxy) WaitUp(ctx context.Context, server string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		st, err := h.Servers(ctx)
+		if err == nil && st[server].Up() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("haproxy server %s not up after %s (state %+v, err %v)", server, timeout, st[server], err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// WaitIdle waits until the server has no request in flight (HAProxy's
+// current sessions on it drop to 0), or the timeout passes.
+func (h HAProxy) WaitIdle(ctx context.Context, server string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		n, err := h.currentSessions(ctx, server)
+		if err == nil && n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("haproxy server %s still has %d sessions after %s (err %v)", server, n, timeout, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// currentSessions reads scur of the server from `show stat`.
+func (h HAProxy) currentSessions(ctx context.Context, server string) (int, error) {
+	st, err := h.Stats(ctx)
+	if err != nil {
+		return 0, err
+	}
+	row, ok := st[Backend+"/"+server]
+	if !ok {
+		return 0, fmt.Errorf("haproxy show stat: no row for %s/%s", Backend, server)
+	}
+	return strconv.Atoi(row["scur"])
+}
+
+// Stats returns `show stat` (CSV) as rows keyed "proxy/server" (servers,
+// plus "proxy/BACKEND" and "proxy/FRONTEND"), each a column -> value map.
+func (h HAProxy) Stats(ctx context.Context) (map[string]map[string]string, error) {
+	out, err := h.Command(ctx, "show stat")
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[0], "# ") {
+		return nil, fmt.Errorf("haproxy show stat: unexpected answer %.200q", out)
+	}
+	header := strings.Split(strings.TrimPrefix(lines[0], "# "), ",")
+	res := map[string]map[string]string{}
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		if len(f) < 2 {
+			continue
+		}
+		row := map[string]string{}
+		for i, c := range header {
+			if i < len(f) && c != "" {
+				row[c] = f[i]
+			}
+		}
+		res[f[0]+"/"+f[1]] = row
+	}
+	return res, nil
+}

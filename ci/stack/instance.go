@@ -1,0 +1,200 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Tracks of an app instance: the release identity Prometheus attaches.
+const (
+	TrackStable = "stable"
+	TrackCanary = "canary"
+)
+
+// Instance is one running shortener process.
+type Instance struct {
+	Track          string  `json:"track"`
+	Version        string  `json:"version"`
+	Slot           string  `json:"slot"`
+	Addr           string  `json:"addr"`
+	AdminAddr      string  `json:"admin_addr"`
+	Binary         string  `json:"binary"`
+	FaultErrorRate float64 `json:"fault_error_rate,omitempty"`
+}
+
+func (i Instance) proc() proc { return proc{name: "app-" + i.Slot, bin: i.Binary} }
+
+// Deployment is what runs where: saved in <state>/deploy.json and changed
+// only by the pipeline (and by `up` the first time).
+type Deployment struct {
+	Stable *Instance `json:"stable"`
+	Canary *Instance `json:"canary,omitempty"`
+}
+
+func (c Config) deployFile() string { return c.path("deploy.json") }
+
+// LoadDeployment reads <state>/deploy.json; a missing file is an empty
+// deployment.
+func (c Config) LoadDeployment() (Deployment, error) {
+	var d Deployment
+	b, err := os.ReadFile(c.deployFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return d, nil
+	}
+	if err != nil {
+		return d, fmt.Errorf("read deployment: %w", err)
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return d, fmt.Errorf("parse %s: %w", c.deployFile(), err)
+	}
+	return d, nil
+}
+
+// SaveDeployment writes <state>/deploy.json.
+func (c Config) SaveDeployment(d Deployment) error {
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(c.deployFile(), append(b, '\n'))
+}
+
+// NewInstance describes an instance of a built version in a slot.
+func (c Config) NewInstance(track, version, slotName, binary string) (Instance, error) {
+	s, err := c.SlotByName(slotName)
+	if err != nil {
+		return Instance{}, err
+	}
+	return Instance{Track: track, Version: version, Slot: s.Name, Addr: s.Addr, AdminAddr: s.AdminAddr, Binary: binary}, nil
+}
+
+// InstancePID returns the pid of the instance if it runs.
+func (c Config) InstancePID(i Instance) (int, bool) { return c.running(i.proc()) }
+
+// StartInstance starts the app on its slot against the shared database and
+// waits until its admin listener says ready. It does not touch HAProxy or
+// Prometheus: the pipeline decides when traffic and scraping start.
+func (c Config) StartInstance(ctx context.Context, i Instance) (int, error) {
+	if pid, ok := c.running(i.proc()); ok {
+		return pid, fmt.Errorf("slot %s is busy (pid %d)", i.Slot, pid)
+	}
+	if err := os.MkdirAll(filepath.Dir(c.DBPath()), 0o755); err != nil {
+		return 0, err
+	}
+	args := []string{
+		"--addr", i.Addr,
+		"--admin-addr", i.AdminAddr,
+		"--db", c.DBPath(),
+		"--base-url", c.ProxyURL(),
+	}
+	if i.FaultErrorRate > 0 {
+		args = append(args, "--fault-error-rate", strconv.FormatFloat(i.FaultErrorRate, 'f', -1, 64))
+	}
+	pid, err := c.start(i.proc(), nil, args...)
+	if err != nil {
+		return 0, err
+	}
+	if err := waitReady(ctx, "http://"+i.AdminAddr+"/readyz", 20*time.Second, func() bool { return alive(pid) }); err != nil {
+		_, _ = c.stop(context.Background(), i.proc(), 5*time.Second)
+		return 0, fmt.Errorf("instance %s %s: %w\n%s", i.Track, i.Version, err, c.logTail(i.proc().name, 15))
+	}
+	return pid, nil
+}
+
+// StopInstance sends SIGTERM (the app turns unready, drains in-flight
+// requests and exits) and waits for the exit.
+func (c Config) StopInstance(ctx context.Context, i Instance) error {
+	_, err := c.stop(ctx, i.proc(), 30*time.Second)
+	return err
+}
+
+// waitReady polls url until 200, failing early when the process died.
+func waitReady(ctx context.Context, url string, timeout time.Duration, stillAlive func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	last := "no answer"
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		if stillAlive != nil && !stillAlive() {
+			return fmt.Errorf("%s: process exited before it was ready (last: %s)", url, last)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready after %s: %s", url, timeout, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// LDFlags stamps version and revision into the telemetry package.
+func LDFlags(version, revision string) string {
+	return fmt.Sprintf("-X github.com/obsshort/shortener/telemetry.Version=%s -X github.com/obsshort/shortener/telemetry.Revision=%s", version, revision)
+}
+
+// BuildRelease runs `go build` for the shortener (and the gate, when its
+// command exists) into dir.
+func BuildRelease(ctx context.Context, repoRoot, dir, version, revision string) (string, error) {
+	if strings.ContainsAny(version, " /\\\"'$") || version == "" {
+		return "", fmt.Errorf("version %q: use letters, digits, dots and dashes", version)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	pkgs := []string{"./app/cmd/shortener"}
+	if _, err := os.Stat(filepath.Join(repoRoot, "ci", "cmd", "gate", "main.go")); err == nil {
+		pkgs = append(pkgs, "./ci/cmd/gate")
+	}
+	args := append([]string{"build", "-ldflags", LDFlags(version, revision), "-o", dir + "/"}, pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", strings.Join(pkgs, " "), err, out)
+	}
+	return filepath.Join(dir, "shortener"), nil
+}
+
+// GitRevision returns HEAD's commit id, or "unknown" outside a checkout.
+func GitRevision(ctx context.Context, repoRoot string) string {
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "HEAD")
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// GitVersion returns `git describe --tags --always --dirty`, or "dev".
+func GitVersion(ctx context.Context, repoRoot string) string {
+	cmd := exec.CommandContext(ctx, "git", "describe", "--tags", "--always", "--dirty")
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if err != nil {
+		return "dev"
+	}
+	return strings.TrimSpace(string(out))
+}

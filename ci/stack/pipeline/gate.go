@@ -1,0 +1,110 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Gate verdicts, from `gate analyze`'s exit code.
+const (
+	VerdictPass         = "pass"
+	VerdictFail         = "fail"
+	VerdictInconclusive = "inconclusive"
+	VerdictError        = "error"
+)
+
+// GateResult is what `gate analyze` decided.
+type GateResult struct {
+	Verdict  string
+	ExitCode int
+	Summary  string
+	Duration time.Duration
+	JSON     map[string]any // the gate's --output json report, when it printed one
+}
+
+// gateCmd runs the gate binary; stdout is returned, stderr goes to p.Err.
+func (p *Pipeline) gateCmd(ctx context.Context, bin string, args ...string) ([]byte, int, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = p.Stack.RepoRoot
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, p.Err
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return stdout.Bytes(), 0, nil
+	case errors.As(err, &ee):
+		return stdout.Bytes(), ee.ExitCode(), nil
+	default:
+		return stdout.Bytes(), -1, fmt.Errorf("run %s: %w", bin, err)
+	}
+}
+
+func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
+	out, code, err := p.gateCmd(ctx, opt.GateBinary, "preflight",
+		"--prometheus", p.Stack.PrometheusURL(), "--config", opt.GateConfig)
+	if err != nil {
+		return "", err
+	}
+	line := firstLine(strings.TrimSpace(string(out)))
+	if code != 0 {
+		return line, fmt.Errorf("gate preflight exit %d: %s", code, line)
+	}
+	return line, nil
+}
+
+func (p *Pipeline) analyze(ctx context.Context, opt Options) GateResult {
+	t0 := time.Now()
+	out, code, err := p.gateCmd(ctx, opt.GateBinary, "analyze",
+		"--prometheus", p.Stack.PrometheusURL(),
+		"--config", opt.GateConfig,
+		"--canary", fmt.Sprintf(`track="canary",version=%q`, opt.Version),
+		"--baseline", `track="stable"`,
+		"--interval", opt.GateInterval.String(),
+		"--warmup", opt.GateWarmup.String(),
+		"--max-duration", opt.GateMaxDuration.String(),
+		"--pushgateway", p.Stack.PushgatewayURL(),
+		"--output", "json",
+	)
+	g := GateResult{ExitCode: code, Duration: time.Since(t0)}
+	switch {
+	case err != nil:
+		g.Verdict, g.Summary = VerdictError, err.Error()
+		return g
+	case code == 0:
+		g.Verdict = VerdictPass
+	case code == 1:
+		g.Verdict = VerdictFail
+	case code == 2:
+		g.Verdict = VerdictInconclusive
+	default:
+		g.Verdict = VerdictError
+	}
+	var report map[string]any
+	if json.Unmarshal(bytes.TrimSpace(out), &report) == nil {
+		g.JSON = report
+	}
+	g.Summary = fmt.Sprintf("%s after %s", g.Verdict, g.Duration.Round(100*time.Millisecond))
+	if r := reason(report); r != "" {
+		g.Summary += ": " + r
+	} else if g.Verdict == VerdictError {
+		g.Summary += fmt.Sprintf(" (exit %d) %s", code, firstLine(strings.TrimSpace(string(out))))
+	}
+	return g
+}
+
+// reason picks the gate's one-line explanation out of its JSON report.
+func reason(report map[string]any) string {
+	for _, k := range []string{"reason", "summary", "message"} {
+		if s, ok := report[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}

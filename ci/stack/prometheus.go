@@ -1,0 +1,216 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"text/template"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/obsshort/shortener/ci/deploy"
+)
+
+// RuleFiles returns the rule files under <repo>/alerts: every *.yml or
+// *.yaml holding a top-level `groups` key. promtool unit-test files (with
+// `tests` instead) live there too and must not be loaded as rules.
+func RuleFiles(repoRoot string) ([]string, error) {
+	var files []string
+	for _, pat := range []string{"*.yml", "*.yaml"} {
+		m, err := filepath.Glob(filepath.Join(repoRoot, "alerts", pat))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	var rules []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read rule file: %w", err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", f, err)
+		}
+		if _, ok := doc["groups"]; ok {
+			rules = append(rules, f)
+		}
+	}
+	return rules, nil
+}
+
+func (c Config) prometheusConfig() ([]byte, error) {
+	rules, err := RuleFiles(c.RepoRoot)
+	if err != nil {
+		return nil, err
+	}
+	data := struct {
+		Interval           string
+		RuleFiles          []string
+		TargetsGlob        string
+		PushgatewayAddr    string
+		HAProxyMetricsAddr string
+		PrometheusAddr     string
+	}{
+		Interval:           time.Duration(c.ScrapeInterval).String(),
+		RuleFiles:          rules,
+		TargetsGlob:        filepath.Join(c.TargetsDir(), "*.json"),
+		PushgatewayAddr:    c.PushgatewayAddr,
+		HAProxyMetricsAddr: c.HAProxyMetricsAddr,
+		PrometheusAddr:     c.PrometheusAddr,
+	}
+	return render("prometheus.yml.tmpl", data)
+}
+
+// haproxyServer is one server line of the HAProxy template.
+type haproxyServer struct {
+	Addr      string
+	AdminPort string
+	Weight    int
+}
+
+func (c Config) haproxyConfig(d Deployment) ([]byte, error) {
+	server := func(slot Slot, weight int) (haproxyServer, error) {
+		_, port, err := net.SplitHostPort(slot.AdminAddr)
+		return haproxyServer{Addr: slot.Addr, AdminPort: port, Weight: weight}, err
+	}
+	stableSlot, err := c.SlotByName(d.Stable.Slot)
+	if err != nil {
+		return nil, err
+	}
+	st, err := server(stableSlot, 100)
+	if err != nil {
+		return nil, err
+	}
+	// The canary server points at the free slot with weight 0; Up puts it
+	// in maintenance until the pipeline enables it.
+	cn, err := server(c.OtherSlot(d.Stable.Slot), 0)
+	if err != nil {
+		return nil, err
+	}
+	data := struct {
+		Socket, ProxyAddr, MetricsAddr string
+		Stable, Canary                 haproxyServer
+	}{c.Socket(), c.ProxyAddr, c.HAProxyMetricsAddr, st, cn}
+	return render("haproxy.cfg.tmpl", data)
+}
+
+func render(name string, data any) ([]byte, error) {
+	t, err := template.ParseFS(deploy.Templates, name)
+	if err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", name, err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// fileSDGroup is one entry of a Prometheus file_sd JSON file.
+type fileSDGroup struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+// Register writes the file-SD entry of an instance: its admin address with
+// the target labels track and version. Prometheus notices within a second.
+func (c Config) Register(inst Instance) error {
+	b, err := json.MarshalIndent([]fileSDGroup{{
+		Targets: []string{inst.AdminAddr},
+		Labels:  map[string]string{"track": inst.Track, "version": inst.Version, "slot": inst.Slot},
+	}}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(c.TargetsDir(), inst.Track+".json"), append(b, '\n'))
+}
+
+// Deregister removes the file-SD entry of a track.
+func (c Config) Deregister(track string) error {
+	err := os.Remove(filepath.Join(c.TargetsDir(), track+".json"))
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("deregister %s: %w", track, err)
+	}
+	return nil
+}
+
+// Query runs an instant PromQL query and returns the vector's samples as
+// label sets with values.
+func (c Config) Query(ctx context.Context, q string) ([]Sample, error) {
+	u := c.PrometheusURL() + "/api/v1/query?query=" + url.QueryEscape(q)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus query %s: %w", q, err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("prometheus query %s: decode: %w", q, err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("prometheus query %s: %s", q, body.Error)
+	}
+	var out []Sample
+	for _, r := range body.Data.Result {
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus query %s: value %q: %w", q, s, err)
+		}
+		out = append(out, Sample{Labels: r.Metric, Value: v})
+	}
+	return out, nil
+}
+
+// Sample is one element of an instant vector.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// WaitScraped waits until Prometheus scrapes the instance successfully
+// under its track and version labels.
+func (c Config) WaitScraped(ctx context.Context, inst Instance, timeout time.Duration) error {
+	q := fmt.Sprintf(`up{job="shortener",track=%q,version=%q,instance=%q} == 1`, inst.Track, inst.Version, inst.AdminAddr)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var lastErr error
+	for {
+		s, err := c.Query(ctx, q)
+		if err == nil && len(s) > 0 {
+			return nil
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("prometheus has not scraped %s (%s %s) after %s (last error %v)", inst.AdminAddr, inst.Track, inst.Version, timeout, lastErr)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

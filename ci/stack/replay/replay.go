@@ -1,0 +1,348 @@
+// Package replay replays the incident on the local stack: steady user
+// traffic through HAProxy while a version that fails 30% of its requests is
+// released (the gate must fail it and the pipeline roll it back, with users
+// barely noticing and nothing lost), then a healthy version is released and
+// promoted without a single failed request.
+package replay
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/obsshort/shortener/ci/loadgen"
+	pm "github.com/obsshort/shortener/ci/pipelinemetrics"
+	"github.com/obsshort/shortener/ci/stack"
+	"github.com/obsshort/shortener/ci/stack/pipeline"
+)
+
+// Options of a replay.
+type Options struct {
+	RPS              float64
+	CreateShare      float64
+	FaultErrorRate   float64
+	BadVersion       string
+	GoodVersion      string
+	Settle           time.Duration // steady load before and after each release
+	RollbackDeadline time.Duration
+	MaxErrorShare    float64
+	// Release holds the pipeline settings used for both releases (version
+	// and fault rate are set per scenario).
+	Release pipeline.Options
+}
+
+// Check is one verified claim.
+type Check struct {
+	Name   string
+	Pass   bool
+	Detail string
+}
+
+// Report is the outcome of a replay.
+type Report struct {
+	Checks []Check
+	Bad    pipeline.Result
+	Good   pipeline.Result
+	// BadWindow and GoodWindow are the user-side counts of each scenario.
+	BadWindow, GoodWindow loadgen.Counts
+	LinksCreated          int
+}
+
+// Passed reports whether every check passed.
+func (r Report) Passed() bool {
+	if len(r.Checks) == 0 {
+		return false
+	}
+	for _, c := range r.Checks {
+		if !c.Pass {
+			return false
+		}
+	}
+	return true
+}
+
+// Run plays both scenarios against a running stack and prints each check.
+// The error is for a replay that could not run at all; failed checks are
+// in the report.
+func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Writer) (Report, error) {
+	var rep Report
+	dep, err := cfg.LoadDeployment()
+	if err != nil {
+		return rep, err
+	}
+	if dep.Stable == nil {
+		return rep, fmt.Errorf("no stable deployment in %s: run `release stack up` first", cfg.StateDir)
+	}
+	if _, ok := cfg.InstancePID(*dep.Stable); !ok {
+		return rep, fmt.Errorf("stable %s is not running: run `release stack up` first", dep.Stable.Version)
+	}
+	oldVersion := dep.Stable.Version
+	stamp := time.Now().Format("150405")
+	if o.BadVersion == "" {
+		o.BadVersion = "v2-bad-" + stamp
+	}
+	if o.GoodVersion == "" {
+		o.GoodVersion = "v2-" + stamp
+	}
+	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	check := func(name string, pass bool, format string, a ...any) {
+		c := Check{Name: name, Pass: pass, Detail: fmt.Sprintf(format, a...)}
+		rep.Checks = append(rep.Checks, c)
+		verdict := "PASS"
+		if !pass {
+			verdict = "FAIL"
+		}
+		say("%s  %s: %s", verdict, name, c.Detail)
+	}
+
+	gen, err := loadgen.New(loadgen.Config{BaseURL: cfg.ProxyURL(), RPS: o.RPS, CreateShare: o.CreateShare})
+	if err != nil {
+		return rep, err
+	}
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); gen.Run(loadCtx) }()
+	stop := func() { stopLoad(); wg.Wait() }
+	defer stop()
+	ha := stack.HAProxy{Socket: cfg.Socket()}
+	haBefore, _ := ha.Stats(ctx)
+
+	say("=== replay: stable %s, %v user requests/s through %s (%.0f%% creations)", oldVersion, o.RPS, cfg.ProxyURL(), o.CreateShare*100)
+	say("=== scenario 1: release %s, which answers 500 to %.0f%% of its requests", o.BadVersion, o.FaultErrorRate*100)
+	if err := sleep(ctx, o.Settle); err != nil {
+		return rep, err
+	}
+	p := &pipeline.Pipeline{Stack: cfg, Out: indent(stdout), Err: stderr}
+	bad := o.Release
+	bad.Version, bad.FaultErrorRate = o.BadVersion, o.FaultErrorRate
+	rep.Bad = p.Run(ctx, bad)
+	if err := sleep(ctx, o.Settle); err != nil {
+		return rep, err
+	}
+	rep.BadWindow = gen.Counts()
+	haAfter, _ := ha.Stats(ctx)
+	say("users during scenario 1: %s", rep.BadWindow)
+	if served := statDelta(haBefore, haAfter, stack.Backend+"/"+stack.ServerCanary, "hrsp_5xx"); served >= 0 {
+		say("  the canary answered %d 5xx; HAProxy retried %d requests on another server (GET only, never a creation)",
+			served, statDelta(haBefore, haAfter, stack.Backend+"/BACKEND", "wretr")+statDelta(haBefore, haAfter, stack.Backend+"/BACKEND", "wredis"))
+	}
+
+	exposed := rep.Bad.Done.Sub(rep.Bad.CanaryTraffic)
+	check("gate failed the bad canary and it was rolled back within "+o.RollbackDeadline.String(),
+		rep.Bad.Outcome == pm.OutcomeRolledBack && rep.Bad.Gate.Verdict == pipeline.VerdictFail && !rep.Bad.CanaryTraffic.IsZero() && exposed <= o.RollbackDeadline,
+		"outcome %s, gate %s, canary taking traffic to rollback done %s", rep.Bad.Outcome, rep.Bad.Gate.Verdict, exposed.Round(100*time.Millisecond))
+	share := ratio(rep.BadWindow.Failed(), rep.BadWindow.Total)
+	check(fmt.Sprintf("users saw a 5xx on under %.0f%% of requests", o.MaxErrorShare*100),
+		rep.BadWindow.Total > 0 && share < o.MaxErrorShare,
+		"%d of %d failed (%.3f%%)", rep.BadWindow.Failed(), rep.BadWindow.Total, share*100)
+	links := gen.Links()
+	broken := gen.Verify(ctx, links)
+	check("every link created during the scenario resolves", len(links) > 0 && len(broken) == 0,
+		"%d links created, %d broken%s", len(links), len(broken), firstOf(broken))
+	v, err := servedVersion(ctx, cfg)
+	check("stable still serves "+oldVersion, err == nil && v == oldVersion, "shortener_build_info on the stable admin port: version=%q %v", v, errOrEmpty(err))
+	ok, detail := pushgatewayHas(ctx, cfg, o.BadVersion, pm.OutcomeRolledBack)
+	check("pushgateway holds outcome rolled_back for "+o.BadVersion, ok, "%s", detail)
+
+	say("=== scenario 2: release %s, healthy", o.GoodVersion)
+	before := gen.Counts()
+	good := o.Release
+	good.Version, good.FaultErrorRate = o.GoodVersion, 0
+	rep.Good = p.Run(ctx, good)
+	if err := sleep(ctx, o.Settle); err != nil {
+		return rep, err
+	}
+	rep.GoodWindow = gen.Counts().Sub(before)
+	say("users during scenario 2: %s", rep.GoodWindow)
+	check("healthy "+o.GoodVersion+" promoted", rep.Good.Outcome == pm.OutcomePromoted && rep.Good.ExitCode == pipeline.ExitPromoted,
+		"outcome %s (exit %d), gate %s", rep.Good.Outcome, rep.Good.ExitCode, rep.Good.Gate.Verdict)
+	check("zero failed user requests during the switch", rep.GoodWindow.Total > 0 && rep.GoodWindow.Failed() == 0,
+		"%d of %d failed", rep.GoodWindow.Failed(), rep.GoodWindow.Total)
+	v, err = servedVersion(ctx, cfg)
+	check("stable now serves "+o.GoodVersion, err == nil && v == o.GoodVersion, "version=%q %v", v, errOrEmpty(err))
+
+	stop()
+	links = gen.Links()
+	rep.LinksCreated = len(links)
+	broken = gen.Verify(ctx, links)
+	check("every link created in both scenarios resolves", len(links) > 0 && len(broken) == 0,
+		"%d links created, %d broken%s", len(links), len(broken), firstOf(broken))
+	if last := gen.LastError(); last != "" {
+		say("  last transport error seen by the load: %s", last)
+	}
+	n := 0
+	for _, c := range rep.Checks {
+		if c.Pass {
+			n++
+		}
+	}
+	say("=== replay: %d of %d checks passed", n, len(rep.Checks))
+	return rep, nil
+}
+
+// servedVersion reads shortener_build_info's version label from the
+// stable instance's admin /metrics.
+func servedVersion(ctx context.Context, cfg stack.Config) (string, error) {
+	dep, err := cfg.LoadDeployment()
+	if err != nil {
+		return "", err
+	}
+	if dep.Stable == nil {
+		return "", fmt.Errorf("no stable deployment")
+	}
+	return buildInfoVersion(ctx, "http://"+dep.Stable.AdminAddr+"/metrics")
+}
+
+func buildInfoVersion(ctx context.Context, url string) (string, error) {
+	lines, err := getLines(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "shortener_build_info{") {
+			if v, ok := label(l, "version"); ok {
+				return v, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no shortener_build_info at %s", url)
+}
+
+// pushgatewayHas looks for release_info{version=v, outcome=o} in the
+// Pushgateway's exposition.
+func pushgatewayHas(ctx context.Context, cfg stack.Config, version, outcome string) (bool, string) {
+	lines, err := getLines(ctx, cfg.PushgatewayURL()+"/metrics")
+	if err != nil {
+		return false, err.Error()
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, pm.Info+"{") {
+			continue
+		}
+		v, _ := label(l, pm.LabelVersion)
+		out, _ := label(l, pm.LabelOutcome)
+		job, _ := label(l, "job")
+		if v == version && out == outcome && job == pm.JobName {
+			return true, l
+		}
+	}
+	return false, fmt.Sprintf("no %s{job=%q,version=%q,outcome=%q} on the pushgateway", pm.Info, pm.JobName, version, outcome)
+}
+
+func getLines(ctx context.Context, url string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	var lines []string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines, sc.Err()
+}
+
+// label extracts name="value" from an exposition line such as
+// release_info{job="release",outcome="promoted",version="v2"} 1. Versions,
+// outcomes and jobs never hold quotes or commas, so splitting suffices.
+func label(line, name string) (string, bool) {
+	open, end := strings.IndexByte(line, '{'), strings.LastIndexByte(line, '}')
+	if open < 0 || end < open {
+		return "", false
+	}
+	for _, pair := range strings.Split(line[open+1:end], ",") {
+		k, v, ok := strings.Cut(pair, "=")
+		if ok && k == name {
+			return strings.Trim(v, `"`), true
+		}
+	}
+	return "", false
+}
+
+func statDelta(before, after map[string]map[string]string, row, col string) int {
+	a, errA := strconv.Atoi(after[row][col])
+	b, errB := strconv.Atoi(before[row][col])
+	if errA != nil {
+		return -1
+	}
+	if errB != nil {
+		b = 0
+	}
+	return a - b
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return "; first: " + s[0]
+}
+
+func errOrEmpty(err error) string {
+	if err == nil {
+		return ""
+	}
+	return "(" + err.Error() + ")"
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// indent prefixes the pipeline's lines so the replay's own stand out.
+func indent(w io.Writer) io.Writer { return &prefixWriter{w: w, prefix: "  | ", bol: true} }
+
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	bol    bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []byte
+	for _, c := range b {
+		if p.bol {
+			out = append(out, p.prefix...)
+			p.bol = false
+		}
+		out = append(out, c)
+		if c == '\n' {
+			p.bol = true
+		}
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
