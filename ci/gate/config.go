@@ -179,7 +179,7 @@ func DefaultConfig() Config {
 			Guardrail: Guardrail{Enabled: true, BudgetMultiple: 50},
 		},
 		Preflight: PreflightConfig{
-			AlertNameRegex: `.*SLO.*|.*BurnRate.*|.*ErrorBudget.*`,
+			AlertNameRegex: `.*(FastBurn|SustainedBurn|BurnRate|SLO|ErrorBudget).*`,
 			AlertMatchers:  `severity="page"`,
 			BudgetQuery:    defaultBudgetQuery,
 			BudgetLimit:    1,

@@ -179,10 +179,15 @@ func TestAnalyzeIntegration(t *testing.T) {
 		wg := load(ctx, t, s, 60, 0.2)
 		defer wg.Wait()
 		defer cancel()
-		code, out, _ := runGate(ctx, t, s.prom.URL, "--max-duration", "20s", "--canary-share", "0.2")
+		code, out, errOut := runGate(ctx, t, s.prom.URL, "--max-duration", "20s", "--canary-share", "0.2")
 		r := decodeReport(t, out)
 		if code != gate.ExitPass || r.Outcome != gate.Pass {
 			t.Fatalf("exit %d outcome %s, want 0 pass: %s", code, r.Outcome, r.Reason)
+		}
+		// one progress line per poll: about 20 of them, each with the
+		// counts, the evidence and what the gate waits for
+		if n := strings.Count(errOut, "| waiting for "); n < 10 {
+			t.Errorf("%d progress lines, want one per poll", n)
 		}
 		if r.Canary.Requests < 100 || r.Baseline.Requests < 100 {
 			t.Errorf("pass with too little traffic: %+v %+v", r.Canary, r.Baseline)
