@@ -32,7 +32,9 @@ const trafficDuration = 25 * time.Second
 // Pushgateway, runs a dead target and a failing canary, and every business
 // counter exists from the start at zero, so every panel has data. Add an
 // entry only with a reason a reviewer can check.
-var noDataAllowed = map[string]string{}
+func noDataAllowed() map[string]string {
+	return map[string]string{}
+}
 
 // integrationVars are what a user picks in the dashboards: the job, and All
 // for instance and track. The durations are what Grafana would compute for a
@@ -139,6 +141,7 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 	}
 
 	t.Run("dashboards", func(t *testing.T) {
+		allowed := noDataAllowed()
 		ds, err := Load()
 		if err != nil {
 			t.Fatal(err)
@@ -154,13 +157,13 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 				switch {
 				case err != nil:
 					t.Errorf("%s: %v", q, err)
-				case n == 0 && noDataAllowed[q.String()] == "":
+				case n == 0 && allowed[q.String()] == "":
 					raw, _ := prom.Query(qctx, expr)
 					t.Errorf("%s: no data (or only NaN) for\n%s\nanswer: %.500s", q, expr, raw)
 				case q.Kind == KindVariable:
 					// The variable lists values of its label: the
 					// series must carry it.
-					label := variableLabel(q.Dashboard, d, q.Where)
+					label := variableLabel(d, q.Where)
 					if label != "" && !labels[label] {
 						t.Errorf("%s: series of %s have no label %q", q, expr, label)
 					}
@@ -183,6 +186,23 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 				t.Errorf("%s: %v", r.Name(), err)
 			} else if n == 0 {
 				t.Errorf("%s: expression returned no data:\n%s", r.Name(), r.Expr)
+			}
+			if r.Alert != "" {
+				// The alerts single out what is broken: the canary, or
+				// the dead target; never the healthy stable instance.
+				series, err := seriesOf(qctx, prom, r.Expr)
+				if err != nil {
+					t.Errorf("%s: %v", r.Name(), err)
+				}
+				for _, m := range series {
+					if r.Alert == "TargetDown" {
+						if m["instance"] != deadTarget {
+							t.Errorf("TargetDown condition holds for %v, want only %s", m, deadTarget)
+						}
+					} else if m["track"] == "stable" {
+						t.Errorf("%s condition holds for the healthy stable track: %v", r.Alert, m)
+					}
+				}
 			}
 			if r.Record != "" {
 				// Prometheus itself evaluated the rule and stored it.
@@ -214,7 +234,7 @@ func deadline(ctx context.Context) time.Time {
 
 // variableLabel returns the label a label_values(selector, label) variable
 // lists.
-func variableLabel(_ string, d Dashboard, name string) string {
+func variableLabel(d Dashboard, name string) string {
 	for _, v := range d.Variables() {
 		if v["name"] != name {
 			continue
@@ -275,6 +295,27 @@ func evaluate(ctx context.Context, prom *promtest.Server, expr string) (int, map
 		return 1, labels, nil
 	}
 	return 0, nil, fmt.Errorf("unexpected result type %q for %s", res.ResultType, expr)
+}
+
+// seriesOf returns the label sets of an instant vector query.
+func seriesOf(ctx context.Context, prom *promtest.Server, expr string) ([]map[string]string, error) {
+	raw, err := prom.Query(ctx, expr)
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	var out []map[string]string
+	for _, r := range res.Result {
+		out = append(out, r.Metric)
+	}
+	return out, nil
 }
 
 // scalarValue returns the value of a query expected to return one series.
