@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -179,7 +180,26 @@ func TestAnalyzeIntegration(t *testing.T) {
 		wg := load(ctx, t, s, 60, 0.2)
 		defer wg.Wait()
 		defer cancel()
-		code, out, errOut := runGate(ctx, t, s.prom.URL, "--max-duration", "20s", "--canary-share", "0.2")
+		// The shipped config plus a custom check, to run a PromQL template
+		// with the selector substituted against the real Prometheus.
+		shipped, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "ci", "canary.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		custom := strings.Replace(string(shipped), "  custom: []\n", `  custom:
+    - name: active-requests
+      query: sum(http_server_active_requests{ {{.Selector}} })
+      direction: higher_is_worse
+      threshold: 1000
+`, 1)
+		if custom == string(shipped) {
+			t.Fatal("ci/canary.yaml has no `  custom: []` line to extend")
+		}
+		cfgPath := filepath.Join(t.TempDir(), "canary.yaml")
+		if err := os.WriteFile(cfgPath, []byte(custom), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runGate(ctx, t, s.prom.URL, "--max-duration", "20s", "--canary-share", "0.2", "--config", cfgPath)
 		r := decodeReport(t, out)
 		if code != gate.ExitPass || r.Outcome != gate.Pass {
 			t.Fatalf("exit %d outcome %s, want 0 pass: %s", code, r.Outcome, r.Reason)
@@ -188,6 +208,15 @@ func TestAnalyzeIntegration(t *testing.T) {
 		// counts, the evidence and what the gate waits for
 		if n := strings.Count(errOut, "| waiting for "); n < 10 {
 			t.Errorf("%d progress lines, want one per poll", n)
+		}
+		var sawCustom bool
+		for _, c := range r.Checks {
+			if c.Name == "active-requests" {
+				sawCustom = c.Status == "ok"
+			}
+		}
+		if !sawCustom {
+			t.Errorf("custom check active-requests not evaluated ok: %+v", r.Checks)
 		}
 		if r.Canary.Requests < 100 || r.Baseline.Requests < 100 {
 			t.Errorf("pass with too little traffic: %+v %+v", r.Canary, r.Baseline)
