@@ -24,6 +24,7 @@ var testRoutes = []Route{
 	{Method: http.MethodGet, Pattern: "/healthz", Statuses: []int{200}},
 	{Method: http.MethodGet, Pattern: "/admin/stats", Statuses: []int{200, 500}},
 	{Method: http.MethodGet, Pattern: "/stream", Statuses: []int{200}},
+	{Method: http.MethodGet, Pattern: "/files/*", Statuses: []int{200, 404}},
 }
 
 // testRouter is a small chi router shaped like the shortener, with the
@@ -68,6 +69,13 @@ func testRouter(tr *Tracing, m *Metrics, logger *slog.Logger) *chi.Mux {
 		if err := http.NewResponseController(w).Flush(); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
+	})
+	r.Get("/files/*", func(w http.ResponseWriter, r *http.Request) {
+		if chi.URLParam(r, "*") != "a.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte("a"))
 	})
 	admin := chi.NewRouter()
 	admin.Get("/stats", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("{}")) })

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -95,7 +94,6 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
 			rec, w := wrapWriter(w)
 			completed := false
 			defer func() {
@@ -109,7 +107,7 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 					slog.String("method", foldMethod(r.Method)),
 					slog.String("route", rec.route(r, status)),
 					slog.Int("status", status),
-					slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+					slog.Float64("duration_ms", float64(rec.duration().Microseconds())/1000),
 					slog.Int64("bytes", rec.bytes),
 				)
 				if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {

@@ -1,10 +1,13 @@
 package telemetry
 
 import (
+	"maps"
 	"net/http"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,6 +112,9 @@ type Metrics struct {
 	cacheMiss        prometheus.Counter
 	flushOK          prometheus.Counter
 	flushErr         prometheus.Counter
+
+	observers   atomic.Pointer[map[seriesKey]prometheus.Observer]
+	observersMu sync.Mutex
 }
 
 // NewMetrics creates every family listed in names.go (except build info,
@@ -164,6 +170,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		linkCounters:     map[string]prometheus.Counter{},
 		redirectCounters: map[string]prometheus.Counter{},
 	}
+	m.observers.Store(&map[seriesKey]prometheus.Observer{})
 	for _, r := range LinkResults {
 		m.linkCounters[r] = m.linksCreated.WithLabelValues(r)
 	}
@@ -240,16 +247,14 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		m.active.Inc()
 		rec, w := wrapWriter(w)
 		completed := false
 		defer func() {
 			m.active.Dec()
 			status := rec.statusOr(completed)
-			route := rec.route(r, status)
-			obs := m.duration.WithLabelValues(route, foldMethod(r.Method), statusLabel(status))
-			d := time.Since(start).Seconds()
+			obs := m.observer(rec.route(r, status), foldMethod(r.Method), status)
+			d := rec.duration().Seconds()
 			if sc := trace.SpanContextFromContext(r.Context()); sc.IsSampled() {
 				if eo, ok := obs.(prometheus.ExemplarObserver); ok {
 					eo.ObserveWithExemplar(d, prometheus.Labels{
@@ -264,6 +269,36 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 		completed = true
 	})
+}
+
+// seriesKey identifies one request duration series.
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+// observer returns the duration series of these labels. Looking a series up
+// with WithLabelValues hashes and validates the label values (~250 ns); the
+// observers are cached in a copy-on-write map read without locks. The
+// labels are bounded (route patterns, folded methods, status codes the
+// handlers write), so is the map.
+func (m *Metrics) observer(route, method string, status int) prometheus.Observer {
+	k := seriesKey{route, method, status}
+	if o, ok := (*m.observers.Load())[k]; ok {
+		return o
+	}
+	m.observersMu.Lock()
+	defer m.observersMu.Unlock()
+	old := *m.observers.Load()
+	if o, ok := old[k]; ok {
+		return o
+	}
+	o := m.duration.WithLabelValues(route, method, statusLabel(status))
+	next := make(map[seriesKey]prometheus.Observer, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = o
+	m.observers.Store(&next)
+	return o
 }
 
 // LinkCreated counts one link creation attempt: created, conflict, invalid

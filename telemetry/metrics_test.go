@@ -38,6 +38,9 @@ func TestMiddlewareLabels(t *testing.T) {
 		{"post", "POST", "/api/v1/links", "/api/v1/links", "POST", 201},
 		{"sub-router route", "GET", "/admin/stats", "/admin/stats", "GET", 200},
 		{"sub-router miss is unmatched", "GET", "/admin/nope", RouteUnmatched, "GET", 404},
+		{"sub-router wrong method is unmatched", "POST", "/admin/stats", RouteUnmatched, "POST", 405},
+		{"wildcard route hit", "GET", "/files/a.txt", "/files/*", "GET", 200},
+		{"wildcard route 404 keeps its pattern", "GET", "/files/nope.txt", "/files/*", "GET", 404},
 		{"no route", "GET", "/a/b/c", RouteUnmatched, "GET", 404},
 		{"wrong method", "DELETE", "/healthz", RouteUnmatched, "DELETE", 405},
 		{"weird method", "BREW", "/abc", RouteUnmatched, MethodOther, 405},
@@ -304,7 +307,7 @@ func TestCardinalityBounded(t *testing.T) {
 	// few series InitHTTP does not create (unmatched x rare methods) exist
 	// before the baseline. From then on nothing may add a series.
 	for _, method := range methods {
-		for _, target := range []string{"/c1", "/x1", "/a/b/c", "/admin/1", "/api/v1/links", "/healthz"} {
+		for _, target := range []string{"/c1", "/x1", "/a/b/c", "/admin/1", "/api/v1/links", "/healthz", "/files/x"} {
 			serve(h, method, target, nil)
 		}
 	}
@@ -320,7 +323,7 @@ func TestCardinalityBounded(t *testing.T) {
 	const n = 5000
 	for i := range n {
 		var target string
-		switch i % 6 {
+		switch i % 7 {
 		case 0:
 			target = fmt.Sprintf("/c%06d", i) // existing-looking codes
 		case 1:
@@ -333,6 +336,8 @@ func TestCardinalityBounded(t *testing.T) {
 			target = fmt.Sprintf("/admin/%d", i) // sub-router miss
 		case 5:
 			target = fmt.Sprintf("/api/v1/links?i=%d", i)
+		case 6:
+			target = fmt.Sprintf("/files/%d/%s", i, garbage()) // wildcard route
 		}
 		serve(h, methods[rng.IntN(len(methods))], target, http.Header{"User-Agent": {fmt.Sprint(i)}})
 	}
@@ -494,7 +499,6 @@ func TestWriterKeepsResponseController(t *testing.T) {
 		}
 	})
 	srv := httptest.NewServer(r)
-	defer srv.Close()
 	for _, path := range []string{"/rc/deadline", "/rc/hijack", "/stream"} {
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
@@ -505,6 +509,7 @@ func TestWriterKeepsResponseController(t *testing.T) {
 			t.Errorf("%s: status %d", path, resp.StatusCode)
 		}
 	}
+	srv.Close() // waits for the handlers (and their deferred metrics)
 	close(errs)
 	for err := range errs {
 		if err != nil {

@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -41,6 +44,7 @@ type Tracing struct {
 	// exporting is true when spans leave the process (an exporter is set).
 	exporting bool
 	drops     *dropCounter
+	exporter  *countingExporter // nil when nothing is exported
 }
 
 // tracingOptions are test hooks of setupTracing.
@@ -126,6 +130,7 @@ func setupTracing(ctx context.Context, getenv func(string) string, serviceName, 
 	if exporter != nil {
 		t.exporting = true
 		counted := &countingExporter{SpanExporter: exporter, drops: t.drops}
+		t.exporter = counted
 		var sp sdktrace.SpanProcessor
 		if opts.sync {
 			sp = sdktrace.NewSimpleSpanProcessor(counted)
@@ -529,11 +534,22 @@ func (p *boundedProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	p.SpanProcessor.OnEnd(s)
 }
 
-// countingExporter counts the spans of failed exports as dropped and
-// releases the pending count of every batch it is handed.
+// exportErrorInterval is the least time between two export error reports:
+// a collector that is down must not flood the logs.
+const exportErrorInterval = 30 * time.Second
+
+// countingExporter counts the spans of failed exports as dropped, releases
+// the pending count of every batch it is handed, and reports export errors
+// at most once per exportErrorInterval (to the logger of SetLogger, else to
+// the OpenTelemetry error handler).
 type countingExporter struct {
 	sdktrace.SpanExporter
-	drops *dropCounter
+	drops  *dropCounter
+	logger atomic.Pointer[slog.Logger]
+
+	mu         sync.Mutex
+	lastReport time.Time
+	failures   int // failed exports since the last report
 }
 
 func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
@@ -541,8 +557,40 @@ func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 	err := e.SpanExporter.ExportSpans(ctx, spans)
 	if err != nil {
 		e.drops.exportFailed.Add(uint64(len(spans)))
+		e.report(err)
 	}
-	return err
+	// The error is reported (rate-limited) and counted: the batch processor
+	// has nothing more to do with it.
+	return nil
+}
+
+func (e *countingExporter) report(err error) {
+	e.mu.Lock()
+	e.failures++
+	now := time.Now()
+	if !e.lastReport.IsZero() && now.Sub(e.lastReport) < exportErrorInterval {
+		e.mu.Unlock()
+		return
+	}
+	n := e.failures
+	e.failures, e.lastReport = 0, now
+	e.mu.Unlock()
+	if l := e.logger.Load(); l != nil {
+		l.Warn("trace export failed; spans dropped", "error", err.Error(),
+			"failed_exports", n, "metric", MetricTraceSpansDropped)
+		return
+	}
+	otel.Handle(fmt.Errorf("trace export failed (%d failures since last report): %w", n, err))
+}
+
+// SetLogger sends the tracing's own errors (failed exports, at most one
+// line per 30 s) to logger instead of the OpenTelemetry default (the
+// standard log package, on stderr).
+func (t *Tracing) SetLogger(logger *slog.Logger) {
+	if t == nil || t.exporter == nil {
+		return
+	}
+	t.exporter.logger.Store(logger)
 }
 
 // dropCollector exports a dropCounter as a counter family.

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -22,6 +23,14 @@ type recorder struct {
 
 	routeDone bool
 	routeVal  string
+
+	// start is when the outermost telemetry middleware saw the request;
+	// elapsed is measured once, by the first middleware to finish. Reading
+	// the clock is not free (hundreds of ns on some VMs), so the
+	// middlewares share one pair of readings.
+	start   time.Time
+	elapsed time.Duration
+	timed   bool
 }
 
 // wrapWriter returns the recorder of w, reusing it when w already is one.
@@ -29,8 +38,17 @@ func wrapWriter(w http.ResponseWriter) (*recorder, http.ResponseWriter) {
 	if rec, ok := w.(*recorder); ok {
 		return rec, rec
 	}
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, start: time.Now()}
 	return rec, rec
+}
+
+// duration returns the time since the request started, measured once.
+func (w *recorder) duration() time.Duration {
+	if !w.timed {
+		w.elapsed = time.Since(w.start)
+		w.timed = true
+	}
+	return w.elapsed
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -108,8 +126,11 @@ func (w *recorder) route(r *http.Request, status int) string {
 }
 
 // routeOf reads the chi route pattern. Requests that matched no route get
-// RouteUnmatched; so do 404/405 answers under a mounted sub-router's
-// catch-all ("/api/*"), where the sub-router found no route.
+// RouteUnmatched. So do 404/405 answers of a sub-router mounted with
+// r.Mount("/admin", sub) that found no route: chi then reports only the
+// mount's catch-all ("/admin/*"). A mount is recognisable by the RoutePath
+// it sets; a wildcard route of the router itself (r.Get("/static/*", ...))
+// keeps its pattern whatever it answers.
 func routeOf(r *http.Request, status int) string {
 	rctx := chi.RouteContext(r.Context())
 	if rctx == nil || len(rctx.RoutePatterns) == 0 {
@@ -119,7 +140,8 @@ func routeOf(r *http.Request, status int) string {
 	if p == "" {
 		return RouteUnmatched
 	}
-	if (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) && strings.HasSuffix(p, "*") {
+	if (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) && rctx.RoutePath != "" &&
+		strings.HasSuffix(rctx.RoutePatterns[len(rctx.RoutePatterns)-1], "/*") {
 		return RouteUnmatched
 	}
 	return p
