@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/obsshort/shortener/app"
@@ -93,6 +94,11 @@ func decode[T Validator](w http.ResponseWriter, r *http.Request) (T, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		return v, decodeError(err)
+	}
+	// A body of `null` decodes without error and leaves a pointer T nil,
+	// which would panic in Valid.
+	if rv := reflect.ValueOf(v); !rv.IsValid() || (rv.Kind() == reflect.Pointer && rv.IsNil()) {
+		return v, app.Errorf(app.EINVALID, "request body must be a JSON object, not null")
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		var mbe *http.MaxBytesError
