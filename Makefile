@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/obsshort/shortener/telemetry.Version=$(VERSION) -X github.com/obsshort/shortener/telemetry.Revision=$(REVISION)
 BIN := bin
 
-.PHONY: run build deps lint test test-go bench
+.PHONY: run build deps lint test test-go bench fuzz
 
 ## run: build and start the service on its embedded default (./data/shortener.db)
 run:
@@ -29,10 +29,17 @@ lint:
 	$(GO) tool staticcheck ./...
 
 ## test: everything, with -race, installing what the tests need first
-test: deps lint test-go
+test: deps lint test-go fuzz
 
 test-go:
 	$(GO) test -race -count=1 -timeout 25m ./...
+
+## fuzz: a short fuzz run of each input parser (seed corpora in testdata/fuzz); FUZZTIME=10m for a longer hunt
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzValidateURL$$' -fuzztime $(FUZZTIME) ./app
+	$(GO) test -run '^$$' -fuzz '^FuzzValidateAlias$$' -fuzztime $(FUZZTIME) ./app
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCreateRequest$$' -fuzztime $(FUZZTIME) ./app/server
 
 ## bench: measure redirects, telemetry cost, latency, durable creates and scale on this machine (~5 min); table in bench/out/results.md
 bench:
