@@ -225,7 +225,7 @@ func (r *releaseFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.gateBinary, "gate-binary", "", "gate binary (default: the one built with the release)")
 	fs.DurationVar(&r.gateInterval, "gate-interval", 2*time.Second, "gate poll interval")
 	fs.DurationVar(&r.gateWarmup, "gate-warmup", 5*time.Second, "gate warmup before the first decision")
-	fs.DurationVar(&r.gateMax, "gate-max-duration", 2*time.Minute, "longest analysis; undecided by then is inconclusive")
+	fs.DurationVar(&r.gateMax, "gate-max-duration", time.Minute, "analysis length: a canary shown no worse than stable by then passes")
 }
 
 func (r *releaseFlags) options(version, revision string, fault float64) (pipeline.Options, error) {

@@ -46,9 +46,20 @@ func (p *Pipeline) gateCmd(ctx context.Context, bin string, args ...string) ([]b
 	}
 }
 
+// stableBudgetQuery is the gate's default 30-day budget query, restricted
+// to the stable track.
+const stableBudgetQuery = `(sum(increase(http_server_request_duration_seconds_count{http_response_status_code=~"5..",job="shortener",track="stable"}[30d]))` +
+	` / sum(increase(http_server_request_duration_seconds_count{job="shortener",track="stable"}[30d]))) / {{.ErrorBudget}}`
+
 func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
+	// Firing alerts of the service block, whatever their track. The error
+	// budget is read from the stable track only: a canary that was rolled
+	// back is not production, and its errors must not freeze the fix that
+	// follows it.
 	out, code, err := p.gateCmd(ctx, opt.GateBinary, "preflight",
-		"--prometheus", p.Stack.PrometheusURL(), "--config", opt.GateConfig)
+		"--prometheus", p.Stack.PrometheusURL(), "--config", opt.GateConfig,
+		"--selector", `job="shortener"`,
+		"--budget-query", stableBudgetQuery)
 	if err != nil {
 		return "", err
 	}
@@ -59,7 +70,7 @@ func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
 	return line, nil
 }
 
-func (p *Pipeline) analyze(ctx context.Context, opt Options) GateResult {
+func (p *Pipeline) analyze(ctx context.Context, opt Options, pct int) GateResult {
 	t0 := time.Now()
 	out, code, err := p.gateCmd(ctx, opt.GateBinary, "analyze",
 		"--prometheus", p.Stack.PrometheusURL(),
@@ -69,6 +80,9 @@ func (p *Pipeline) analyze(ctx context.Context, opt Options) GateResult {
 		"--interval", opt.GateInterval.String(),
 		"--warmup", opt.GateWarmup.String(),
 		"--max-duration", opt.GateMaxDuration.String(),
+		// HAProxy's weights promise this split; the gate checks the
+		// observed one against it, so a routing mistake is not analysed.
+		"--canary-share", fmt.Sprint(float64(pct)/100),
 		"--pushgateway", p.Stack.PushgatewayURL(),
 		"--output", "json",
 	)

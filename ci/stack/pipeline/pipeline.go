@@ -193,7 +193,7 @@ func (p *Pipeline) defaults(opt *Options) error {
 		opt.GateWarmup = 5 * time.Second
 	}
 	if opt.GateMaxDuration == 0 {
-		opt.GateMaxDuration = 2 * time.Minute
+		opt.GateMaxDuration = time.Minute
 	}
 	return nil
 }
@@ -275,7 +275,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 		}
 		var g GateResult
 		gerr := stage(6, pm.StageGate, fmt.Sprintf("gate analyze: canary %s at %d%% against stable %s", opt.Version, step, dep.Stable.Version), func() (string, error) {
-			g = p.analyze(ctx, opt)
+			g = p.analyze(ctx, opt, step)
 			res.Gate = g
 			if g.Verdict != VerdictPass {
 				return g.Summary, fmt.Errorf("gate verdict %s: %s", g.Verdict, g.Summary)

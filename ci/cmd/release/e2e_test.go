@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/obsshort/shortener/internal/testenv"
+)
+
+// syncBuffer is a bytes.Buffer safe for the pipeline's and the test's
+// goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestReplayIncident runs the real command end to end: a stack from the
+// Debian packages on free loopback ports in a temporary folder, then the
+// incident replay under load: a version failing 30% of its requests must be
+// failed by the gate and rolled back with under 1% user errors and no link
+// lost, and a healthy version promoted with zero failed requests.
+func TestReplayIncident(t *testing.T) {
+	if os.Getenv("RELEASE_PIPELINE_TESTS") == "1" {
+		t.Skip("running inside the release pipeline's own test stage: a release must not start another")
+	}
+	for _, tool := range []string{"prometheus", "prometheus-pushgateway", "haproxy", "go"} {
+		testenv.RequireTool(t, tool)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	state := t.TempDir()
+	getenv := func(string) string { return "" }
+	exec := func(args ...string) (string, error) {
+		var out syncBuffer
+		err := run(ctx, append([]string{"release"}, args...), getenv, &out, &out)
+		return out.String(), err
+	}
+	upArgs := []string{"stack", "up", "--state", state, "--version", "v1",
+		"--proxy-addr", testenv.FreeAddr(t),
+		"--haproxy-metrics-addr", testenv.FreeAddr(t),
+		"--prometheus-addr", testenv.FreeAddr(t),
+		"--pushgateway-addr", testenv.FreeAddr(t),
+		"--slot-a-addr", testenv.FreeAddr(t),
+		"--slot-a-admin-addr", testenv.FreeAddr(t),
+		"--slot-b-addr", testenv.FreeAddr(t),
+		"--slot-b-admin-addr", testenv.FreeAddr(t),
+	}
+	t.Cleanup(func() {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"release", "stack", "down", "--state", state}, getenv, &out, &out); err != nil {
+			t.Errorf("stack down: %v\n%s", err, out.String())
+		}
+		if t.Failed() {
+			for _, name := range []string{"haproxy", "app-a", "app-b", "prometheus"} {
+				if b, err := os.ReadFile(state + "/logs/" + name + ".log"); err == nil {
+					t.Logf("--- %s log (tail) ---\n%s", name, lastBytes(string(b), 3000))
+				}
+			}
+		}
+	})
+
+	out, err := exec(upArgs...)
+	if err != nil {
+		t.Fatalf("stack up: %v\n%s", err, out)
+	}
+	t.Logf("stack up:\n%s", out)
+	// Idempotent: a second up starts nothing.
+	out, err = exec("stack", "up", "--state", state)
+	if err != nil {
+		t.Fatalf("second stack up: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "started") || !strings.Contains(out, "haproxy: already running") {
+		t.Errorf("second stack up started something:\n%s", out)
+	}
+
+	start := time.Now()
+	out, err = exec("replay-incident", "--state", state,
+		"--skip-tests", "--gate-interval", "1s", "--gate-warmup", "2s", "--gate-max-duration", "30s",
+		"--settle", "3s", "--rps", "150")
+	t.Logf("replay-incident (%s):\n%s", time.Since(start).Round(time.Second), out)
+	if err != nil {
+		t.Fatalf("replay-incident: %v", err)
+	}
+	for _, want := range []string{
+		"tests: skipped (--skip-tests)",
+		"PASS  gate failed the bad canary",
+		"PASS  users saw a 5xx on under 1% of requests",
+		"PASS  zero failed user requests during the switch",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("replay output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "FAIL  ") {
+		t.Errorf("a replay check failed")
+	}
+
+	out, err = exec("stack", "status", "--state", state)
+	if err != nil {
+		t.Fatalf("stack status: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "canary=") || !strings.Contains(out, "maint") {
+		t.Errorf("after the replay the canary server should be in maintenance:\n%s", out)
+	}
+}
+
+func lastBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
