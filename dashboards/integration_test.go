@@ -73,7 +73,9 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 	}
 	stable, stableAdmin := start() // first: it creates the schema
 	canary, canaryAdmin := start("--fault-error-rate", "1", "--fault-latency", "150ms")
-	deadTarget := testenv.FreeAddr(t) // nothing listens here: TargetDown
+	// Nothing listens on port 1 (and, unlike a free port picked now, no
+	// other test can grab it meanwhile): this target is down, for TargetDown.
+	deadTarget := "127.0.0.1:1"
 
 	pgAddr := testenv.FreeAddr(t)
 	testenv.Start(t, nil, pgBin, "--web.listen-address="+pgAddr)
