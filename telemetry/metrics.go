@@ -87,7 +87,7 @@ var (
 	RedirectResults = []string{"found", "not_found", "expired", "deleted"}
 	// StoreOps are the store operations whose series NewMetrics creates at
 	// zero; other operation names still work and appear on first use.
-	StoreOps = []string{"create", "get", "delete", "add_visits"}
+	StoreOps = []string{"create", "get", "delete", "add_visits", "ready"}
 )
 
 // Metrics holds every metric family of names.go. A nil *Metrics is valid

@@ -44,7 +44,7 @@ func (s *Store) CreateLink(ctx context.Context, l *app.Link) error {
 // FindLink implements app.LinkStore.
 func (s *Store) FindLink(ctx context.Context, code string) (*app.Link, error) {
 	var l *app.Link
-	err := s.observe(ctx, "find", func(ctx context.Context) error {
+	err := s.observe(ctx, "get", func(ctx context.Context) error {
 		var err error
 		l, err = s.Next.FindLink(ctx, code)
 		return err
