@@ -117,11 +117,14 @@ func findRepo() (string, error) {
 	}
 }
 
+// errNoStack says the state folder holds no stack.
+var errNoStack = errors.New("run `release stack up` first")
+
 // loadStack reads the saved config of a stack that was started.
 func loadStack(c common) (stack.Config, error) {
 	cfg, err := stack.LoadConfig(c.state)
 	if errors.Is(err, os.ErrNotExist) {
-		return cfg, fmt.Errorf("no stack in %s: run `release stack up` first", c.state)
+		return cfg, fmt.Errorf("no stack in %s: %w", c.state, errNoStack)
 	}
 	return cfg, err
 }
@@ -188,7 +191,7 @@ func runStack(ctx context.Context, sub string, args []string, getenv func(string
 		return cfg.Up(ctx, opt, stdout)
 	case "down":
 		cfg, err := loadStack(c)
-		if errors.Is(err, os.ErrNotExist) || err != nil && strings.Contains(err.Error(), "run `release stack up` first") {
+		if errors.Is(err, errNoStack) {
 			fmt.Fprintf(stdout, "no stack in %s: nothing to stop\n", c.state)
 			return nil
 		}

@@ -1,0 +1,130 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestNewRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"remote target", Config{BaseURL: "http://example.com", RPS: 10}, "loopback"},
+		{"zero rate", Config{BaseURL: "http://127.0.0.1:1", RPS: 0}, "rps"},
+		{"create share above 1", Config{BaseURL: "http://127.0.0.1:1", RPS: 10, CreateShare: 2}, "create share"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New: %v, want an error about %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCountsFailedAndSub(t *testing.T) {
+	tests := []struct {
+		name         string
+		now, earlier Counts
+		wantFailed   int
+		wantTotal    int
+	}{
+		{"5xx and no answer fail", Counts{Total: 10, ByStatus: map[int]int{302: 6, 500: 2, 503: 1, 0: 1}}, Counts{ByStatus: map[int]int{}}, 4, 10},
+		{"4xx is the user's", Counts{Total: 5, ByStatus: map[int]int{404: 2, 201: 3}}, Counts{ByStatus: map[int]int{}}, 0, 5},
+		{"wrong redirect fails", Counts{Total: 3, WrongRedirect: 1, ByStatus: map[int]int{302: 3}}, Counts{ByStatus: map[int]int{}}, 1, 3},
+		{"since a snapshot", Counts{Total: 10, ByStatus: map[int]int{302: 8, 500: 2}}, Counts{Total: 4, ByStatus: map[int]int{302: 2, 500: 2}}, 0, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.now.Sub(tt.earlier)
+			if d.Failed() != tt.wantFailed || d.Total != tt.wantTotal {
+				t.Fatalf("%s: failed %d total %d, want %d and %d", d, d.Failed(), d.Total, tt.wantFailed, tt.wantTotal)
+			}
+		})
+	}
+}
+
+// fakeShortener is the public API in a few lines: creations and redirects,
+// with every third redirect failing when broken is set.
+type fakeShortener struct {
+	mu     sync.Mutex
+	links  map[string]string
+	n      int
+	broken bool
+}
+
+func (f *fakeShortener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Method == http.MethodPost && r.URL.Path == "/api/v1/links" {
+		var in struct{ URL string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, "bad", http.StatusBadRequest)
+			return
+		}
+		f.n++
+		code := fmt.Sprintf("c%d", f.n)
+		f.links[code] = in.URL
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "url": in.URL})
+		return
+	}
+	f.n++
+	if f.broken && f.n%3 == 0 {
+		http.Error(w, "boom", http.StatusInternalServerError)
+		return
+	}
+	u, ok := f.links[strings.TrimPrefix(r.URL.Path, "/")]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	http.Redirect(w, r, u, http.StatusFound)
+}
+
+func TestRunCountsEveryAnswerAndVerify(t *testing.T) {
+	fake := &fakeShortener{links: map[string]string{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	g, err := New(Config{BaseURL: srv.URL, RPS: 200, CreateShare: 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	g.Run(ctx)
+	c := g.Counts()
+	if c.Total < 50 || c.Failed() != 0 || c.ByStatus[201] == 0 || c.ByStatus[302] == 0 {
+		t.Fatalf("counts %s: want ~100 requests, creations and redirects, no failure", c)
+	}
+	if len(g.Links()) != c.ByStatus[201] {
+		t.Fatalf("%d links kept, %d created", len(g.Links()), c.ByStatus[201])
+	}
+	if broken := g.Verify(context.Background(), g.Links()); len(broken) != 0 {
+		t.Fatalf("verify: %v", broken)
+	}
+	// A link the server does not know is reported.
+	if broken := g.Verify(context.Background(), []Link{{Code: "nope", URL: "https://x"}}); len(broken) != 1 {
+		t.Fatalf("verify of an unknown link: %v", broken)
+	}
+
+	fake.mu.Lock()
+	fake.broken = true
+	fake.mu.Unlock()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	before := g.Counts()
+	g.Run(ctx2)
+	if d := g.Counts().Sub(before); d.ByStatus[500] == 0 || d.Failed() != d.ByStatus[500] {
+		t.Fatalf("broken server: %s, want 500s counted as failures", d)
+	}
+}
