@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/obsshort/shortener/telemetry.Version=$(VERSION) -X github.com/obsshort/shortener/telemetry.Revision=$(REVISION)
 BIN := bin
 
-.PHONY: run build deps lint test test-go bench fuzz
+.PHONY: run build deps lint test test-go bench fuzz stack stack-down stack-status release replay-incident release-bin
 
 ## run: build and start the service on its embedded default (./data/shortener.db)
 run:
@@ -45,3 +45,29 @@ fuzz:
 bench:
 	@command -v wrk >/dev/null || bash ci/install-deps.sh
 	$(GO) run ./bench/cmd/benchharness
+
+## stack: start the local production stack (Prometheus, Pushgateway, HAProxy, stable app) under .state/stack; idempotent
+# Built, not `go run`: the release exit code (0 promoted, 1 rolled back,
+# 2 blocked, 3 error) must reach make and CI unchanged.
+RELEASE := $(BIN)/release
+release-bin:
+	@$(GO) build -o $(RELEASE) ./ci/cmd/release
+stack: release-bin
+	@bash ci/install-deps.sh >/dev/null
+	$(RELEASE) stack up
+
+## stack-down: stop the local stack (data stays in .state/stack)
+stack-down: release-bin
+	$(RELEASE) stack down
+
+## stack-status: what runs where, HAProxy weights
+stack-status: release-bin
+	$(RELEASE) stack status
+
+## release: build, test, smoke, preflight, canary, gate, promote or roll back: make release VERSION=v2 [RELEASE_FLAGS="--fault-error-rate 0.3 --steps 10,50"]
+release: release-bin
+	$(RELEASE) release --version $(VERSION) $(RELEASE_FLAGS)
+
+## replay-incident: with the stack up, under load: a v2 failing 30% is rolled back, a healthy v2 promoted; exit 0 only if every check passes
+replay-incident: release-bin
+	$(RELEASE) replay-incident --skip-tests $(REPLAY_FLAGS)
