@@ -56,6 +56,7 @@ type Service struct {
 	Visits    *VisitCounter // optional
 	Observer  Observer      // optional
 	SelfHosts []string      // host[:port] of this service, refused as targets
+	Hosts     HostPolicy    // optional: refuses targets on blocked hosts
 	Now       func() time.Time
 }
 
@@ -91,6 +92,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Link, error) 
 func (s *Service) create(ctx context.Context, req CreateRequest) (*Link, error) {
 	target, err := ValidateURL(req.URL, s.SelfHosts)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkHost(target); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)

@@ -23,7 +23,7 @@ import (
 
 // hostileServer runs the real public handler on a real SQLite file in a
 // temporary folder, reachable over TCP like in production.
-func hostileServer(t *testing.T) (*httptest.Server, *http.Client) {
+func hostileServer(t *testing.T, hosts ...app.HostPolicy) (*httptest.Server, *http.Client) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "links.db"), 2)
@@ -37,8 +37,12 @@ func hostileServer(t *testing.T) (*httptest.Server, *http.Client) {
 	}
 	ts := httptest.NewUnstartedServer(nil)
 	self := ts.Listener.Addr().String()
+	svc := &app.Service{Store: db, SelfHosts: []string{self}}
+	if len(hosts) > 0 {
+		svc.Hosts = hosts[0]
+	}
 	ts.Config.Handler = server.NewPublic(server.Deps{
-		Service:        &app.Service{Store: db, SelfHosts: []string{self}},
+		Service:        svc,
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		BaseURL:        "http://" + self,
 		RedirectStatus: http.StatusFound,
@@ -165,6 +169,28 @@ func TestHostileHugeBody(t *testing.T) {
 	status, msg, _ := postLink(t, client, ts.URL, body)
 	if status != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "larger than") {
 		t.Fatalf("10 MB body: %d %q, want 413", status, msg)
+	}
+}
+
+// TestHostileBlockedHost: with a blocklist, links to a blocked host and its
+// subdomains answer 422 with a message that says so.
+func TestHostileBlockedHost(t *testing.T) {
+	list, err := app.ParseBlocklist(strings.NewReader("blocked.example\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, client := hostileServer(t, list)
+	if !docHasRow(readSecurityDoc(t), "blocked host", 422) {
+		t.Errorf("docs/security.md has no row %q with status 422", "blocked host")
+	}
+	for _, u := range []string{"https://sub.blocked.example/", "https://BLOCKED.example./x"} {
+		status, msg, _ := postLink(t, client, ts.URL, strings.NewReader(jsonBody(u)))
+		if status != http.StatusUnprocessableEntity || !strings.Contains(msg, "is blocked on this shortener") {
+			t.Fatalf("%s: %d %q, want 422 naming the block", u, status, msg)
+		}
+	}
+	if status, msg, _ := postLink(t, client, ts.URL, strings.NewReader(jsonBody("https://notblocked.example/"))); status != http.StatusCreated {
+		t.Fatalf("unblocked host: %d %q", status, msg)
 	}
 }
 

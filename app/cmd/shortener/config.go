@@ -43,6 +43,7 @@ type config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	Readers           int
+	BlocklistFile     string
 
 	adminKeys string // from SHORTENER_ADMIN_KEYS only
 }
@@ -83,6 +84,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 30*time.Second, "time allowed to write a response")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive idle timeout")
 	fs.IntVar(&c.Readers, "db-readers", 8, "read connections to the database")
+	fs.StringVar(&c.BlocklistFile, "blocklist-file", "", "file of blocked target hosts, one per line (# comments; a host blocks its subdomains); reloaded when it changes")
 
 	// Environment first, so flags given on the command line override it.
 	var envErr error

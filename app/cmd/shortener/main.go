@@ -23,6 +23,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/obsshort/shortener/app"
+	"github.com/obsshort/shortener/app/blocklist"
 	"github.com/obsshort/shortener/app/observed"
 	"github.com/obsshort/shortener/app/server"
 	"github.com/obsshort/shortener/app/sqlite"
@@ -40,6 +41,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// blocklistPollInterval is how often the blocklist file is checked for changes.
+const blocklistPollInterval = 2 * time.Second
 
 // run starts the service and blocks until ctx ends, then shuts down
 // gracefully: readiness turns false, in-flight requests drain, visit counts
@@ -113,6 +117,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if metrics != nil {
 		svc.Observer = metrics
+	}
+	if cfg.BlocklistFile != "" {
+		hosts, err := blocklist.Open(cfg.BlocklistFile, logger)
+		if err != nil {
+			return err
+		}
+		svc.Hosts = hosts
+		flushDone.Go(func() { hosts.Run(flushCtx, blocklistPollInterval) })
+		logger.Info("blocklist loaded", "path", cfg.BlocklistFile, "hosts", hosts.Len())
 	}
 	var limiter *server.RateLimiter
 	if cfg.RateLimit > 0 {
