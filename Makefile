@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/obsshort/shortener/telemetry.Version=$(VERSION) -X github.com/obsshort/shortener/telemetry.Revision=$(REVISION)
 BIN := bin
 
-.PHONY: run build deps lint test test-go bench fuzz stack stack-down stack-status release replay-incident release-bin
+.PHONY: run build deps lint test test-go bench fuzz stack stack-down stack-status release replay-incident release-bin release-rollback
 
 ## run: build and start the service on its embedded default (./data/shortener.db)
 run:
@@ -67,6 +67,10 @@ stack-status: release-bin
 ## release: build, test, smoke, preflight, canary, gate, promote or roll back: make release VERSION=v2 [RELEASE_FLAGS="--fault-error-rate 0.3 --steps 10,50"]
 release: release-bin
 	$(RELEASE) release --version $(VERSION) $(RELEASE_FLAGS)
+
+## release-rollback: roll back a canary an interrupted release left deployed (nothing to do otherwise)
+release-rollback: release-bin
+	$(RELEASE) rollback
 
 ## replay-incident: with the stack up, under load: a v2 failing 30% is rolled back, a healthy v2 promoted; exit 0 only if every check passes
 replay-incident: release-bin

@@ -25,6 +25,7 @@ commands:
   stack status      what runs where, HAProxy weights
   release           release a version: --version V [--fault-error-rate R] [--canary-weight 10] [--steps 10,50] [--skip-tests]
                     exit 0 promoted, 1 rolled back, 2 blocked before deploy, 3 pipeline error
+  rollback          roll back a canary an interrupted release left deployed (no canary: nothing to do)
   replay-incident   with the stack up and load through HAProxy: a version failing 30%
                     is rolled back, then a healthy one promoted; exit 0 only if every check passes
 
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runRelease(ctx, args[2:], getenv, stdout, stderr)
 	case "replay-incident":
 		return runReplay(ctx, args[2:], getenv, stdout, stderr)
+	case "rollback":
+		return runRollback(ctx, args[2:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -327,6 +330,28 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if !rep.Passed() {
 		return exitCode{1, "replay-incident: some checks failed"}
+	}
+	return nil
+}
+
+func runRollback(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("release rollback", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return exitCode{3, ""}
+	}
+	if err := c.resolve(); err != nil {
+		return err
+	}
+	cfg, err := loadStack(c)
+	if err != nil {
+		return exitCode{3, err.Error()}
+	}
+	p := &pipeline.Pipeline{Stack: cfg, Out: stdout, Err: stderr}
+	if _, err := p.Abort(ctx); err != nil {
+		return exitCode{3, err.Error()}
 	}
 	return nil
 }

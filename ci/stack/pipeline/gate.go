@@ -88,6 +88,9 @@ func (p *Pipeline) analyze(ctx context.Context, opt Options, pct int) GateResult
 	)
 	g := GateResult{ExitCode: code, Duration: time.Since(t0)}
 	switch {
+	case ctx.Err() != nil:
+		g.Verdict, g.Summary = VerdictError, fmt.Sprintf("interrupted after %s: %v", g.Duration.Round(100*time.Millisecond), ctx.Err())
+		return g
 	case err != nil:
 		g.Verdict, g.Summary = VerdictError, err.Error()
 		return g

@@ -260,7 +260,11 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 	}); err != nil {
 		if res.CanaryTraffic.IsZero() {
 			// Users never saw it: clean up and report a blocked release.
-			p.rollback(ctx, ha, &dep, res)
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			if _, rerr := p.rollback(cctx, ha, &dep, res); rerr != nil {
+				p.say("    cleanup of the canary: %v", rerr)
+			}
 			return blocked(err)
 		}
 		return p.rollbackAfter(ctx, ha, &dep, res, stage, err)
@@ -299,6 +303,10 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 // rollbackAfter runs stage 7 as a rollback and records the outcome. The
 // cause (gate verdict or failure) is kept in the summary.
 func (p *Pipeline) rollbackAfter(ctx context.Context, ha stack.HAProxy, dep *stack.Deployment, res *Result, stage stageFunc, cause error) error {
+	// An interrupted run (Ctrl-C, a cancelled CI job) must still take its
+	// canary out: the rollback does not inherit the cancellation.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
 	version := dep.Canary.Version
 	err := stage(7, pm.StageRollback, fmt.Sprintf("canary %s weight 0, drain, stop, deregister; stable %s untouched", version, dep.Stable.Version), func() (string, error) {
 		return p.rollback(ctx, ha, dep, res)
@@ -335,4 +343,35 @@ func btoi(b bool) int {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// Abort rolls back a canary left deployed by an interrupted or failed run
+// (the deploy workflow's last resort). Without a canary it does nothing.
+func (p *Pipeline) Abort(ctx context.Context) (bool, error) {
+	dep, err := p.Stack.LoadDeployment()
+	if err != nil {
+		return false, err
+	}
+	if dep.Canary == nil {
+		p.say("no canary deployed: nothing to roll back")
+		return false, nil
+	}
+	p.say("rolling back canary %s: weight 0, drain, stop, deregister", dep.Canary.Version)
+	var res Result
+	t0 := time.Now()
+	detail, err := p.rollback(ctx, stack.HAProxy{Socket: p.Stack.Socket()}, &dep, &res)
+	result := pm.ResultSuccess
+	if err != nil {
+		result = pm.ResultFailure
+	}
+	if rep, rerr := newReporter(p.Stack.PushgatewayURL(), p.Stack.StateDir); rerr == nil {
+		if perr := rep.stage(pm.StageRollback, result, time.Since(t0)); perr != nil {
+			p.say("warning: metrics not pushed: %v", perr)
+		}
+	}
+	if err != nil {
+		return true, err
+	}
+	p.say("%s; stable %s serves alone", detail, dep.Stable.Version)
+	return true, nil
 }
