@@ -1,0 +1,247 @@
+package faulttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/obsshort/shortener/internal/testenv"
+)
+
+const adminKey = "fault-test-admin-key-0123456789"
+
+// instance is one shortener process.
+type instance struct {
+	t     *testing.T
+	Addr  string // public listener
+	Admin string // admin listener
+	cmd   *exec.Cmd
+	out   *syncBuffer
+	done  chan struct{}
+	err   error // exit status, valid once done is closed
+}
+
+// start runs the shortener binary on db with load-test defaults (no rate
+// limit, warn logs, no trace export) plus args, and waits until it is ready.
+func start(t *testing.T, db string, env []string, args ...string) *instance {
+	t.Helper()
+	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
+	in := &instance{t: t, Addr: testenv.FreeAddr(t), Admin: testenv.FreeAddr(t), out: &syncBuffer{}, done: make(chan struct{})}
+	all := append([]string{
+		"--addr", in.Addr, "--admin-addr", in.Admin, "--db", db,
+		"--rate-limit", "0", "--log-level", "warn",
+	}, args...)
+	in.cmd = exec.Command(bin, all...)
+	in.cmd.Env = append(os.Environ(), "SHORTENER_ADMIN_KEYS="+adminKey, "OTEL_EXPORTER_OTLP_ENDPOINT=", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=")
+	in.cmd.Env = append(in.cmd.Env, env...)
+	in.cmd.Stdout, in.cmd.Stderr = in.out, in.out
+	if err := in.cmd.Start(); err != nil {
+		t.Fatalf("start shortener: %v", err)
+	}
+	go func() { in.err = in.cmd.Wait(); close(in.done) }()
+	t.Cleanup(func() {
+		if !in.exited() {
+			_ = in.cmd.Process.Kill()
+			<-in.done
+		}
+		if t.Failed() {
+			t.Logf("output of shortener %s:\n%s", in.Addr, tail(in.out.String(), 3000))
+		}
+	})
+	in.waitReady(20 * time.Second)
+	return in
+}
+
+func (in *instance) URL() string      { return "http://" + in.Addr }
+func (in *instance) AdminURL() string { return "http://" + in.Admin }
+
+func (in *instance) exited() bool {
+	select {
+	case <-in.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitReady polls the admin /readyz until 200, failing fast if the process
+// exits.
+func (in *instance) waitReady(timeout time.Duration) {
+	in.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(in.AdminURL() + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if in.exited() {
+			in.t.Fatalf("shortener exited before ready: %v\n%s", in.err, tail(in.out.String(), 3000))
+		}
+		if time.Now().After(deadline) {
+			in.t.Fatalf("shortener not ready after %s", timeout)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (in *instance) kill() {
+	in.t.Helper()
+	if err := in.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		in.t.Fatalf("kill -9: %v", err)
+	}
+	<-in.done
+}
+
+// terminate sends SIGTERM and returns the exit status.
+func (in *instance) terminate(timeout time.Duration) error {
+	in.t.Helper()
+	if err := in.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		in.t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-in.done:
+		return in.err
+	case <-time.After(timeout):
+		in.t.Fatalf("shortener still running %s after SIGTERM", timeout)
+		return nil
+	}
+}
+
+// newClient returns a client that does not follow redirects and keeps enough
+// idle connections for the load goroutines.
+func newClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout:       timeout,
+		Transport:     &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 0},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+type linkBody struct {
+	Code  string `json:"code"`
+	URL   string `json:"url"`
+	Error string `json:"error"`
+}
+
+// createLink posts a link and returns the status and decoded body.
+func createLink(ctx context.Context, c *http.Client, base, target, alias string) (int, linkBody, error) {
+	body, _ := json.Marshal(map[string]string{"url": target, "alias": alias})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/links", bytes.NewReader(body))
+	if err != nil {
+		return 0, linkBody{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, linkBody{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, linkBody{}, fmt.Errorf("read answer: %w", err)
+	}
+	var lb linkBody
+	if err := json.Unmarshal(raw, &lb); err != nil {
+		lb.Error = string(raw)
+	}
+	return resp.StatusCode, lb, nil
+}
+
+// get fetches path and returns status, Location and body.
+func get(ctx context.Context, c *http.Client, url string) (int, string, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b), err
+}
+
+// dbPath returns a database path in a fresh temporary folder.
+func dbPath(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "shortener.db")
+}
+
+// statusCounts is a concurrency-safe tally of answers.
+type statusCounts struct {
+	mu     sync.Mutex
+	counts map[string]int
+	errs   []string
+}
+
+func (s *statusCounts) add(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.counts == nil {
+		s.counts = map[string]int{}
+	}
+	s.counts[key]++
+}
+
+func (s *statusCounts) fail(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errs) < 20 {
+		s.errs = append(s.errs, fmt.Sprintf(format, args...))
+	}
+	if s.counts == nil {
+		s.counts = map[string]int{}
+	}
+	s.counts["FAILED"]++
+}
+
+func (s *statusCounts) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprint(s.counts)
+}
+
+func (s *statusCounts) failures() (int, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts["FAILED"], append([]string(nil), s.errs...)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
