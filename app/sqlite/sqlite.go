@@ -302,10 +302,18 @@ func (db *DB) Ready(ctx context.Context) error {
 	if n < len(names) {
 		return fmt.Errorf("database schema not current: %d of %d migrations applied", n, len(names))
 	}
-	// A write that changes nothing still needs the write lock and a writable
-	// file, so it detects a read-only database.
-	if _, err := db.writer.ExecContext(ctx, `UPDATE schema_migrations SET applied_at = applied_at WHERE version = ''`); err != nil {
-		return fmt.Errorf("database not writable: %w", classify(err))
+	// A real write: a statement that changes nothing commits without touching
+	// the file, so it would not notice a full disk or a file that refuses
+	// writes. One small row is rewritten, which appends one page to the WAL.
+	if _, err := db.writer.ExecContext(ctx,
+		`INSERT INTO settings (name, value) VALUES ('ready_probe', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+		time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		err = classify(err)
+		if app.ErrorCode(err) == app.EUNAVAILABLE {
+			// Say why in words; the driver detail goes to the logs elsewhere.
+			return fmt.Errorf("database not writable: %s", app.ErrorMessage(err))
+		}
+		return fmt.Errorf("database not writable: %w", err)
 	}
 	return nil
 }
