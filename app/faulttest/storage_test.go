@@ -1,0 +1,204 @@
+package faulttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/obsshort/shortener/internal/testenv"
+)
+
+// storageFault breaks and repairs the storage under a running service.
+type storageFault struct {
+	name    string
+	setup   func(t *testing.T) (dir string)    // folder for the database
+	inject  func(t *testing.T, dir, db string) // make writes fail
+	clear   func(t *testing.T, dir, db string) // make them work again
+	message string                             // what a refused create must say
+}
+
+// TestStoreUnavailable makes the database unwritable under a running service,
+// in the two ways production sees: the disk fills up (a small tmpfs filled to
+// the last byte gives SQLITE_FULL) and the file becomes read-only (the
+// immutable attribute on ext4, which unlike chmod or a read-only remount also
+// refuses writes through file descriptors already open). During the fault:
+// creates answer 503 with a message that says why, stored links still
+// redirect, /readyz answers 503 with the reason, the process stays up. When
+// the fault clears the service recovers on its own.
+func TestStoreUnavailable(t *testing.T) {
+	for _, f := range []storageFault{
+		{
+			name: "disk full",
+			setup: func(t *testing.T) string {
+				dir := t.TempDir()
+				mountTmpfs(t, dir, "4m")
+				return dir
+			},
+			inject:  func(t *testing.T, dir, _ string) { fillDisk(t, filepath.Join(dir, "filler")) },
+			clear:   func(t *testing.T, dir, _ string) { must(t, os.Remove(filepath.Join(dir, "filler"))) },
+			message: "disk is full",
+		},
+		{
+			name:  "read-only file",
+			setup: func(t *testing.T) string { return t.TempDir() },
+			inject: func(t *testing.T, _, db string) {
+				chattr(t, "+i", db, db+"-wal")
+				t.Cleanup(func() { _ = exec.Command("chattr", "-i", db, db+"-wal").Run() })
+			},
+			clear:   func(t *testing.T, _, db string) { chattr(t, "-i", db, db+"-wal") },
+			message: "cannot be written",
+		},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			dir := f.setup(t)
+			db := filepath.Join(dir, "shortener.db")
+			in := start(t, db, nil, "--visit-flush-interval", "200ms")
+			client := newClient(15 * time.Second)
+			ctx := context.Background()
+
+			stored := map[string]string{}
+			for i := range 20 {
+				st, body, err := createLink(ctx, client, in.URL(), fmt.Sprintf("https://example.com/before/%d", i), "")
+				if err != nil || st != http.StatusCreated {
+					t.Fatalf("create before the fault: %d %v", st, err)
+				}
+				stored[body.Code] = body.URL
+			}
+
+			f.inject(t, dir, db)
+
+			refused, accepted := 0, map[string]string{}
+			for i := 0; i < 50 && refused < 5; i++ {
+				st, body, err := createLink(ctx, client, in.URL(), fmt.Sprintf("https://example.com/during/%d", i), "")
+				switch {
+				case err != nil:
+					t.Fatalf("create during the fault: %v", err)
+				case st == http.StatusCreated: // WAL space already allocated may still take a write
+					accepted[body.Code] = body.URL
+				case st == http.StatusServiceUnavailable:
+					refused++
+					if !strings.Contains(body.Error, f.message) || strings.Contains(strings.ToLower(body.Error), "sqlite") {
+						t.Fatalf("503 says %q; want a plain message saying %q", body.Error, f.message)
+					}
+				default:
+					t.Fatalf("create during the fault: %d %q, want 503", st, body.Error)
+				}
+			}
+			if refused == 0 {
+				t.Fatalf("no create was refused during the fault (%d accepted)", len(accepted))
+			}
+			for code, url := range stored { // not cached yet: read from the file
+				st, loc, _, err := get(ctx, client, in.URL()+"/"+code)
+				if err != nil || st != http.StatusFound || loc != url {
+					t.Fatalf("redirect %s during the fault: %d %q %v, want 302 to %s", code, st, loc, err, url)
+				}
+			}
+			st, _, body, err := get(ctx, client, in.AdminURL()+"/readyz")
+			if err != nil || st != http.StatusServiceUnavailable || !strings.Contains(body, f.message) {
+				t.Fatalf("readyz during the fault: %d %s %v, want 503 saying %q", st, body, err, f.message)
+			}
+			time.Sleep(500 * time.Millisecond) // a few failed visit flushes
+			if in.exited() {
+				t.Fatalf("process exited during the fault: %v", in.err)
+			}
+
+			f.clear(t, dir, db)
+
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				st, _, body, _ := get(ctx, client, in.AdminURL()+"/readyz")
+				if st == http.StatusOK {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("readyz still %d %s 15 s after the fault cleared", st, body)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			st, body2, err := createLink(ctx, client, in.URL(), "https://example.com/after", "")
+			if err != nil || st != http.StatusCreated {
+				t.Fatalf("create after the fault cleared: %d %q %v", st, body2.Error, err)
+			}
+			accepted[body2.Code] = body2.URL
+			for code, url := range accepted {
+				st, loc, _, err := get(ctx, client, in.URL()+"/"+code)
+				if err != nil || st != http.StatusFound || loc != url {
+					t.Fatalf("link %s acknowledged during or after the fault: %d %q %v", code, st, loc, err)
+				}
+			}
+			t.Logf("during the fault: %d creates refused with 503, %d accepted; recovered by itself", refused, len(accepted)-1)
+		})
+	}
+}
+
+// mountTmpfs mounts a tmpfs of the given size on dir until the test ends.
+// Without permission to mount it skips on a developer machine and fails
+// under CI, like a missing tool.
+func mountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	mount := testenv.RequireTool(t, "mount")
+	if out, err := exec.Command(mount, "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("mount tmpfs (needs root): %v %s", err, out)
+		if testenv.InCI() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+}
+
+// chattr sets or clears file attributes; the files that do not exist are
+// left out.
+func chattr(t *testing.T, mode string, files ...string) {
+	t.Helper()
+	tool := testenv.RequireTool(t, "chattr")
+	args := []string{mode}
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			args = append(args, f)
+		}
+	}
+	if out, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("chattr %s (needs root and ext4 or xfs): %v %s", mode, err, out)
+		if testenv.InCI() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+// fillDisk writes path until the file system has no byte left.
+func fillDisk(t *testing.T, path string) {
+	t.Helper()
+	fh, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	for _, size := range []int{64 << 10, 4 << 10, 512, 1} {
+		buf := make([]byte, size)
+		for {
+			if _, err := fh.Write(buf); err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("fill disk: %v", err)
+				}
+				break
+			}
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
