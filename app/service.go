@@ -182,6 +182,13 @@ func (s *Service) lookup(ctx context.Context, code string) (*Link, error) {
 			s.Observer.CacheLookup(false)
 		}
 	}
+	// A guarded cache may be purged while the store read runs; the link
+	// read before a purge must not be cached after it.
+	guarded, _ := s.Cache.(*GuardedCache)
+	var version uint64
+	if guarded != nil {
+		version = guarded.Version()
+	}
 	l, err := s.Store.FindLink(ctx, code)
 	if err != nil {
 		if ErrorCode(err) == ENOTFOUND {
@@ -189,7 +196,10 @@ func (s *Service) lookup(ctx context.Context, code string) (*Link, error) {
 		}
 		return nil, fmt.Errorf("find link: %w", err)
 	}
-	if s.Cache != nil {
+	switch {
+	case guarded != nil:
+		guarded.AddIfVersion(version, code, l)
+	case s.Cache != nil:
 		s.Cache.Add(code, l)
 	}
 	return l, nil

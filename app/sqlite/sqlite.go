@@ -256,6 +256,17 @@ func (db *DB) FindLink(ctx context.Context, code string) (*app.Link, error) {
 	return &l, nil
 }
 
+// ChangeSeq implements app.ChangeSource: the counter that the triggers of
+// migration 0003 bump on every delete or change of a stored link, by any
+// process on this file.
+func (db *DB) ChangeSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := db.reader.QueryRowContext(ctx, `SELECT seq FROM link_changes WHERE id = 1`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read link change counter: %w", classify(err))
+	}
+	return seq, nil
+}
+
 // DeleteLink marks a live link deleted.
 func (db *DB) DeleteLink(ctx context.Context, code string, at time.Time) error {
 	res, err := db.deleteStmt.ExecContext(ctx, at.UnixMilli(), code)

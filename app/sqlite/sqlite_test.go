@@ -34,7 +34,7 @@ func TestMigrationsAppliedOnceAndRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(got, ",") != "0001_links,0002_settings" {
+	if strings.Join(got, ",") != "0001_links,0002_settings,0003_link_changes" {
 		t.Fatalf("applied migrations %v", got)
 	}
 	// Reopening (a second process, a restart) applies nothing twice.
@@ -172,5 +172,38 @@ func TestOpenFailsClearly(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "/proc/definitely/not/here.db") {
 		t.Fatalf("error does not name the file: %v", err)
+	}
+}
+
+// Every delete, by this or another process on the file, moves the change
+// counter that redirect caches poll; visit counts do not.
+func TestChangeSeqCountsDeletesFromAnyProcess(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	db, other := MustOpen(t, path), MustOpen(t, path)
+	seq := func() int64 {
+		t.Helper()
+		n, err := db.ChangeSeq(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	start := seq()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if err := db.CreateLink(ctx, &app.Link{Code: "chg", URL: "https://example.com/", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddVisits(ctx, map[string]int64{"chg": 3}); err != nil {
+		t.Fatal(err)
+	}
+	if got := seq(); got != start {
+		t.Fatalf("create and visits moved the counter: %d -> %d", start, got)
+	}
+	if err := other.DeleteLink(ctx, "chg", now); err != nil {
+		t.Fatal(err)
+	}
+	if got := seq(); got != start+1 {
+		t.Fatalf("delete by another handle: counter %d, want %d", got, start+1)
 	}
 }

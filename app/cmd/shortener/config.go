@@ -73,7 +73,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", time.Second, "on SIGTERM, how long /readyz reports 503 before listeners close (lets load balancers notice)")
 	fs.IntVar(&c.CacheSize, "cache-size", 100_000, "links kept in the redirect cache")
-	fs.DurationVar(&c.CacheTTL, "cache-ttl", 2*time.Second, "how long a cached link is trusted (bounds how late a delete by another process is seen)")
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", 2*time.Second, "bound on how late a cached link reflects a delete or change by another process (the database is checked every half of it)")
 	fs.DurationVar(&c.VisitFlush, "visit-flush-interval", time.Second, "how often visit counts are written to the database")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "link creations per second allowed per client address (0 disables)")
 	fs.IntVar(&c.RateBurst, "rate-burst", 100, "burst of link creations allowed per client address")
@@ -142,6 +142,9 @@ func (c *config) validate() error {
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
 	if c.CacheSize < 1 {
 		return fmt.Errorf("--cache-size %d: must be at least 1", c.CacheSize)
+	}
+	if c.CacheTTL < 10*time.Millisecond {
+		return fmt.Errorf("--cache-ttl %v: must be at least 10ms", c.CacheTTL)
 	}
 	if c.VisitFlush <= 0 {
 		return fmt.Errorf("--visit-flush-interval must be positive")

@@ -42,6 +42,10 @@ func main() {
 	}
 }
 
+// cacheEntryLifetime bounds how long a cached link lives even when the
+// change counter never moves: a backstop, not what keeps the cache current.
+const cacheEntryLifetime = 10 * time.Minute
+
 // blocklistPollInterval is how often the blocklist file is checked for changes.
 const blocklistPollInterval = 2 * time.Second
 
@@ -108,10 +112,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var flushDone sync.WaitGroup
 	flushDone.Go(func() { visits.Run(flushCtx, cfg.VisitFlush) })
 
+	// Cached links live long; a change by any process (stable and canary
+	// share the file) empties the cache within half of --cache-ttl.
+	cache := app.NewGuardedCache(expirable.NewLRU[string, *app.Link](cfg.CacheSize, nil, cacheEntryLifetime))
+	flushDone.Go(func() {
+		cache.Watch(flushCtx, db, cfg.CacheTTL/2, func(err error) {
+			logger.Warn("link change check failed; redirect cache emptied", "err", err)
+		})
+	})
+
 	base, _ := url.Parse(cfg.BaseURL)
 	svc := &app.Service{
 		Store:     store,
-		Cache:     expirable.NewLRU[string, *app.Link](cfg.CacheSize, nil, cfg.CacheTTL),
+		Cache:     cache,
 		Visits:    visits,
 		SelfHosts: []string{base.Host, cfg.Addr},
 	}
