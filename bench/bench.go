@@ -36,7 +36,17 @@ type Config struct {
 	// Pin puts servers on the last CPU and load generators (wrk, vegeta,
 	// this harness, the OTLP sink) on the others, when there are at least 2.
 	Pin bool
-	Log io.Writer // progress lines
+	// Profile takes a CPU profile of each shortener under load after the
+	// measured rounds, into OutDir/profiles.
+	Profile bool
+	// Shortener, when set, is a prebuilt shortener binary to measure instead
+	// of building the working tree (for before/after comparisons).
+	Shortener string
+	// Compare, when set, is another shortener binary (say, the previous
+	// commit) measured in the same rounds as "compare-full-10k", so a
+	// change's before/after ratio comes from one run.
+	Compare string
+	Log     io.Writer // progress lines
 }
 
 // DefaultConfig is what `make bench` runs: about four minutes on 2 cores.
@@ -132,6 +142,17 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 	servers := []*server{base, full, off, big}
+	if cfg.Compare != "" {
+		db := filepath.Join(dir, "small-compare.db")
+		if _, err := fillDB(ctx, db, cfg.SmallLinks); err != nil {
+			return nil, err
+		}
+		cmp, err := h.startShortenerBin(ctx, h.bins["compare"], "compare-full-10k", db, cfg.SmallLinks, true)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, cmp)
+	}
 
 	for _, s := range servers {
 		h.logf("warm-up %s for %s", s.name, cfg.Warmup)
@@ -156,6 +177,15 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			rr[s.name] = r
 		}
 		rep.Rounds = append(rep.Rounds, rr)
+	}
+
+	if cfg.Profile {
+		for _, s := range []*server{full, off, big} {
+			h.logf("CPU profile of %s under load", s.name)
+			if err := h.profileUnderLoad(ctx, s, cfg.Duration, filepath.Join(cfg.OutDir, "profiles")); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	for _, s := range []*server{base, full} {
@@ -240,6 +270,12 @@ func (h *harness) build(ctx context.Context) error {
 		}
 		h.bins[name] = out
 	}
+	if h.cfg.Compare != "" {
+		h.bins["compare"] = h.cfg.Compare
+	}
+	if h.cfg.Shortener != "" {
+		h.bins["shortener"] = h.cfg.Shortener
+	}
 	h.logf("built shortener and baseline")
 	return nil
 }
@@ -268,6 +304,10 @@ func (h *harness) startBaseline(ctx context.Context, links int) (*server, error)
 }
 
 func (h *harness) startShortener(ctx context.Context, name, db string, links int, telemetry bool) (*server, error) {
+	return h.startShortenerBin(ctx, h.bins["shortener"], name, db, links, telemetry)
+}
+
+func (h *harness) startShortenerBin(ctx context.Context, bin, name, db string, links int, telemetry bool) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -290,7 +330,7 @@ func (h *harness) startShortener(ctx context.Context, name, db string, links int
 			env = append(env, strings.SplitN(kv, "=", 2)[0]+"=")
 		}
 	}
-	p, err := startProc(name, h.serverCPUs, env, h.bins["shortener"], args...)
+	p, err := startProc(name, h.serverCPUs, env, bin, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +413,7 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 	cr := rep.Creates
 	const rssLimit = 150_000_000
 	small, large := fmt.Sprintf("%dk", cfg.SmallLinks/1000), humanCount(cfg.LargeLinks)
-	return []Figure{
+	figs := []Figure{
 		{Key: "baseline_rps", Name: "baseline redirects (net/http + map), " + small + " links", Value: baseRPS, Unit: "req/s", Text: rps(baseRPS), Ratio: 1},
 		{Key: "full_rps", Name: "shortener redirects, full telemetry, " + small + " links", Value: med(full), Unit: "req/s", Text: rps(med(full)), Ratio: fullRatio, Target: "≥ 0.80 × baseline", Met: boolp(fullRatio >= 0.80)},
 		{Key: "off_rps", Name: "shortener redirects, telemetry off, " + small + " links", Value: med(off), Unit: "req/s", Text: rps(med(off)), Ratio: offRatio},
@@ -389,6 +429,14 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 		{Key: "rss_small", Name: "peak RSS (VmHWM), " + small + " links", Value: float64(rss[full]), Unit: "bytes", Text: mb(rss[full]), Ratio: float64(rss[full]) / float64(rss[base])},
 		{Key: "rss_large", Name: "peak RSS (VmHWM), " + large + " links", Value: float64(rss[big]), Unit: "bytes", Text: mb(rss[big]), Ratio: float64(rss[big]) / float64(rss[base]), Target: "< 150 MB", Met: boolp(rss[big] < rssLimit)},
 	}
+	if cfg.Compare != "" {
+		const cmp = "compare-full-10k"
+		figs = append(figs,
+			Figure{Key: "compare_rps", Name: "compared binary, full telemetry, " + small + " links", Value: med(cmp), Unit: "req/s", Text: rps(med(cmp)), Ratio: ratio(cmp, base)},
+			Figure{Key: "compare_change", Name: "this build vs compared binary (full telemetry)", Value: ratio(full, cmp), Unit: "ratio", Text: fmt.Sprintf("%.2f", ratio(full, cmp))},
+		)
+	}
+	return figs
 }
 
 func median(v []float64) float64 {

@@ -15,14 +15,16 @@ import (
 
 // latencyResult is one open-loop run at a fixed rate.
 type latencyResult struct {
-	Rate     int           `json:"rate_per_second"`
-	Achieved float64       `json:"achieved_per_second"`
-	Requests int           `json:"requests"`
-	Errors   int           `json:"errors"`
-	P50      time.Duration `json:"p50_ns"`
-	P99      time.Duration `json:"p99_ns"`
-	P999     time.Duration `json:"p999_ns"`
-	Max      time.Duration `json:"max_ns"`
+	Rate     int     `json:"rate_per_second"`
+	Achieved float64 `json:"achieved_per_second"`
+	Requests int     `json:"requests"`
+	Errors   int     `json:"errors"`
+	// FirstError is the first failure seen, for diagnosis.
+	FirstError string        `json:"first_error,omitempty"`
+	P50        time.Duration `json:"p50_ns"`
+	P99        time.Duration `json:"p99_ns"`
+	P999       time.Duration `json:"p999_ns"`
+	Max        time.Duration `json:"max_ns"`
 }
 
 // measureLatency sends GET /<code> at a fixed rate for d with vegeta (as a
@@ -54,6 +56,9 @@ func measureLatency(ctx context.Context, baseURL string, links, rate int, d time
 		res.Requests++
 		if r.Error != "" || r.Code != http.StatusFound {
 			res.Errors++
+			if res.FirstError == "" {
+				res.FirstError = fmt.Sprintf("status %d: %s", r.Code, r.Error)
+			}
 		}
 		lat = append(lat, r.Latency)
 		if first.IsZero() || r.Timestamp.Before(first) {

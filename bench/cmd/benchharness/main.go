@@ -43,6 +43,9 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	fs.IntVar(&cfg.WrkConns, "wrk-connections", cfg.WrkConns, "wrk connections")
 	fs.IntVar(&cfg.CreateClients, "create-clients", cfg.CreateClients, "concurrent clients creating links")
 	fs.BoolVar(&cfg.Pin, "pin", cfg.Pin, "pin servers and load generators to different CPUs with taskset")
+	fs.BoolVar(&cfg.Profile, "profile", false, "also write CPU profiles of each shortener under load to <out>/profiles")
+	fs.StringVar(&cfg.Shortener, "shortener", "", "measure this prebuilt shortener binary instead of building ./app/cmd/shortener")
+	fs.StringVar(&cfg.Compare, "compare", "", "also measure this shortener binary in the same rounds (before/after a change)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
