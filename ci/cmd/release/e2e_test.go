@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -52,15 +55,16 @@ func TestReplayIncident(t *testing.T) {
 		err := run(ctx, append([]string{"release"}, args...), getenv, &out, &out)
 		return out.String(), err
 	}
+	a := lowAddrs(t, 8)
 	upArgs := []string{"stack", "up", "--state", state, "--version", "v1",
-		"--proxy-addr", testenv.FreeAddr(t),
-		"--haproxy-metrics-addr", testenv.FreeAddr(t),
-		"--prometheus-addr", testenv.FreeAddr(t),
-		"--pushgateway-addr", testenv.FreeAddr(t),
-		"--slot-a-addr", testenv.FreeAddr(t),
-		"--slot-a-admin-addr", testenv.FreeAddr(t),
-		"--slot-b-addr", testenv.FreeAddr(t),
-		"--slot-b-admin-addr", testenv.FreeAddr(t),
+		"--proxy-addr", a[0],
+		"--haproxy-metrics-addr", a[1],
+		"--prometheus-addr", a[2],
+		"--pushgateway-addr", a[3],
+		"--slot-a-addr", a[4],
+		"--slot-a-admin-addr", a[5],
+		"--slot-b-addr", a[6],
+		"--slot-b-admin-addr", a[7],
 	}
 	t.Cleanup(func() {
 		var out bytes.Buffer
@@ -119,6 +123,34 @@ func TestReplayIncident(t *testing.T) {
 	if !strings.Contains(out, "canary=") || !strings.Contains(out, "maint") {
 		t.Errorf("after the replay the canary server should be in maintenance:\n%s", out)
 	}
+}
+
+// lowAddrs returns n distinct free loopback addresses whose ports lie below
+// Linux's ephemeral range (32768 and up). A port from testenv.FreeAddr is an
+// ephemeral one: between the moment it is picked and the moment the canary
+// binds it a minute later, one of the thousands of outgoing connections of
+// the load, HAProxy or Prometheus can take it as its local port.
+func lowAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	var out []string
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 1000 {
+			t.Fatal("no free loopback ports in 20000-31999")
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		if seen[addr] {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		seen[addr] = true
+		out = append(out, addr)
+	}
+	return out
 }
 
 func lastBytes(s string, n int) string {
