@@ -46,6 +46,10 @@ type Config struct {
 	// commit) measured in the same rounds as "compare-full-10k", so a
 	// change's before/after ratio comes from one run.
 	Compare string
+	// TraceSampler, as "name" or "name:arg" (OTEL_TRACES_SAMPLER[_ARG]),
+	// replaces the service's default sampler in the full-telemetry runs: to
+	// show what sampling would save, never for the reported table.
+	TraceSampler string
 	Log     io.Writer // progress lines
 }
 
@@ -141,7 +145,12 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	servers := []*server{base, full, off, big}
+	// The same 1M-link process once more, with requests over only 10k of
+	// its codes: what storing more links costs when the working set is the
+	// same as in the 10k runs (uniform over all 1M mostly measures cache
+	// misses, since the default cache holds 100k links).
+	bigHot := &server{name: "shortener-full-1M-hot", p: big.p, url: big.url, admin: big.admin, links: cfg.SmallLinks}
+	servers := []*server{base, full, off, big, bigHot}
 	if cfg.Compare != "" {
 		db := filepath.Join(dir, "small-compare.db")
 		if _, err := fillDB(ctx, db, cfg.SmallLinks); err != nil {
@@ -215,6 +224,9 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("OTLP sink received %d export requests (%s of spans) during the run", h.sink.requests.Load(), mib(h.sink.bytes.Load())))
+	if cfg.TraceSampler != "" {
+		rep.Notes = append(rep.Notes, "NOT the default setup: full-telemetry runs used OTEL_TRACES_SAMPLER "+cfg.TraceSampler)
+	}
 	rep.Figures = figures(cfg, rep, rss)
 	rep.Elapsed = time.Since(began).Round(time.Second).String()
 	if err := rep.write(cfg.OutDir); err != nil {
@@ -322,6 +334,12 @@ func (h *harness) startShortenerBin(ctx context.Context, bin, name, db string, l
 	env := []string{"OTEL_SDK_DISABLED=", "OTEL_TRACES_SAMPLER=", "OTEL_TRACES_EXPORTER=", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="}
 	if telemetry {
 		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+h.sink.url)
+		if name, arg, ok := strings.Cut(h.cfg.TraceSampler, ":"); h.cfg.TraceSampler != "" {
+			env = append(env, "OTEL_TRACES_SAMPLER="+name)
+			if ok {
+				env = append(env, "OTEL_TRACES_SAMPLER_ARG="+arg)
+			}
+		}
 	} else {
 		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=")
 	}
@@ -381,6 +399,7 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 		full = "shortener-full-10k"
 		off  = "shortener-off-10k"
 		big  = "shortener-full-1M"
+		hot  = "shortener-full-1M-hot"
 	)
 	med := func(name string) float64 {
 		var v []float64
@@ -403,6 +422,7 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 	fullRatio, offRatio, bigRatio := ratio(full, base), ratio(off, base), ratio(big, base)
 	cost := 1 - ratio(full, off)
 	scale := ratio(big, full)
+	scaleHot := ratio(hot, full)
 	lb, lf := rep.Latency[base], rep.Latency[full]
 	lr := func(a, b time.Duration) float64 {
 		if b == 0 {
@@ -424,8 +444,10 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 		{Key: "open_loop_errors", Name: "open-loop run: achieved rate, non-302 answers", Value: float64(lf.Errors), Unit: "errors", Text: fmt.Sprintf("%.0f req/s, %d errors of %d", lf.Achieved, lf.Errors, lf.Requests), Target: "0 errors", Met: boolp(lf.Errors == 0)},
 		{Key: "creates_per_s", Name: "durable link creations (POST /api/v1/links → 201)", Value: cr.PerSec, Unit: "1/s", Text: fmt.Sprintf("%.0f /s", cr.PerSec), Ratio: cr.PerSec / baseRPS, Target: "≥ 5,000 /s", Met: boolp(cr.PerSec >= 5000)},
 		{Key: "durable", Name: "acknowledged links resolving after kill -9 and restart", Value: float64(cr.Resolved), Unit: "links", Text: fmt.Sprintf("durable: %d/%d resolved", cr.Resolved, cr.Verified), Target: "all", Met: boolp(cr.Verified > 0 && cr.Resolved == cr.Verified)},
-		{Key: "large_rps", Name: "shortener redirects, full telemetry, " + large + " links", Value: med(big), Unit: "req/s", Text: rps(med(big)), Ratio: bigRatio},
-		{Key: "scale", Name: large + " links vs " + small + " links throughput", Value: scale, Unit: "ratio", Text: fmt.Sprintf("%.2f", scale), Target: "≥ 0.90", Met: boolp(scale >= 0.90)},
+		{Key: "large_rps", Name: "shortener redirects, full telemetry, " + large + " links, requests uniform over all", Value: med(big), Unit: "req/s", Text: rps(med(big)), Ratio: bigRatio},
+		{Key: "scale", Name: large + " links (uniform over all) vs " + small + " links throughput", Value: scale, Unit: "ratio", Text: fmt.Sprintf("%.2f", scale), Target: "≥ 0.90", Met: boolp(scale >= 0.90)},
+		{Key: "large_hot_rps", Name: "shortener redirects, full telemetry, " + large + " links stored, requests over " + small + " of them", Value: med(hot), Unit: "req/s", Text: rps(med(hot)), Ratio: ratio(hot, base)},
+		{Key: "scale_hot", Name: large + " links stored vs " + small + " stored, same " + small + "-code working set", Value: scaleHot, Unit: "ratio", Text: fmt.Sprintf("%.2f", scaleHot), Target: "≥ 0.90", Met: boolp(scaleHot >= 0.90)},
 		{Key: "rss_small", Name: "peak RSS (VmHWM), " + small + " links", Value: float64(rss[full]), Unit: "bytes", Text: mb(rss[full]), Ratio: float64(rss[full]) / float64(rss[base])},
 		{Key: "rss_large", Name: "peak RSS (VmHWM), " + large + " links", Value: float64(rss[big]), Unit: "bytes", Text: mb(rss[big]), Ratio: float64(rss[big]) / float64(rss[base]), Target: "< 150 MB", Met: boolp(rss[big] < rssLimit)},
 	}

@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	fs.BoolVar(&cfg.Profile, "profile", false, "also write CPU profiles of each shortener under load to <out>/profiles")
 	fs.StringVar(&cfg.Shortener, "shortener", "", "measure this prebuilt shortener binary instead of building ./app/cmd/shortener")
 	fs.StringVar(&cfg.Compare, "compare", "", "also measure this shortener binary in the same rounds (before/after a change)")
+	fs.StringVar(&cfg.TraceSampler, "trace-sampler", "", "experiment only: OTEL_TRACES_SAMPLER[:ARG] for the full-telemetry runs instead of the service default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
