@@ -50,7 +50,7 @@ type Config struct {
 	// replaces the service's default sampler in the full-telemetry runs: to
 	// show what sampling would save, never for the reported table.
 	TraceSampler string
-	Log     io.Writer // progress lines
+	Log          io.Writer // progress lines
 }
 
 // DefaultConfig is what `make bench` runs: about four minutes on 2 cores.
