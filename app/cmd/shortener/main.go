@@ -78,6 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := tracing.RegisterMetrics(reg); err != nil {
 			return fmt.Errorf("tracing metrics: %w", err)
 		}
+		tracing.SetLogger(logger) // export failures as JSON lines, rate-limited
 	}
 	fault := server.Fault{ErrorRate: cfg.FaultErrorRate, Latency: cfg.FaultLatency}
 	metrics.SetFaultInjection(fault.Enabled())
