@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/obsshort/shortener/telemetry.Version=$(VERSION) -X github.com/obsshort/shortener/telemetry.Revision=$(REVISION)
 BIN := bin
 
-.PHONY: run build deps lint test test-go bench fuzz stack stack-down stack-status release replay-incident release-bin release-rollback
+.PHONY: run build deps lint test test-go bench fuzz soak stack stack-down stack-status release replay-incident release-bin release-rollback
 
 ## run: build and start the service on its embedded default (./data/shortener.db)
 run:
@@ -40,6 +40,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzValidateURL$$' -fuzztime $(FUZZTIME) ./app
 	$(GO) test -run '^$$' -fuzz '^FuzzValidateAlias$$' -fuzztime $(FUZZTIME) ./app
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCreateRequest$$' -fuzztime $(FUZZTIME) ./app/server
+
+## soak: 10 minutes of mixed load on the real binary; goroutines, heap and open files must stay flat (SOAK_DURATION=30m to go longer); not part of make test
+soak:
+	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 2h -v ./app/faulttest
 
 ## bench: measure redirects, telemetry cost, latency, durable creates and scale on this machine (~5 min); table in bench/out/results.md
 bench:

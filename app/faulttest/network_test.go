@@ -67,23 +67,35 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[int(q*float64(len(sorted)-1))]
 }
 
-// metricValue reads one sample from the admin /metrics, 0 if absent.
-func metricValue(t *testing.T, in *instance, series string) float64 {
+// scrape reads the admin /metrics once and returns the value of each series
+// asked for (0 if absent). It uses a connection per scrape, so that scraping
+// itself leaves no idle connection behind on the service.
+func scrape(t *testing.T, in *instance, series ...string) []float64 {
 	t.Helper()
-	_, _, body, err := get(context.Background(), newClient(5*time.Second), in.AdminURL()+"/metrics")
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	_, _, body, err := get(context.Background(), client, in.AdminURL()+"/metrics")
 	if err != nil {
 		t.Fatalf("scrape metrics: %v", err)
 	}
+	out := make([]float64, len(series))
 	for _, line := range strings.Split(body, "\n") {
-		if rest, ok := strings.CutPrefix(line, series+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err != nil {
-				t.Fatalf("metric %s: %v", line, err)
+		for i, name := range series {
+			if rest, ok := strings.CutPrefix(line, name+" "); ok {
+				v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+				if err != nil {
+					t.Fatalf("metric %s: %v", line, err)
+				}
+				out[i] = v
 			}
-			return v
 		}
 	}
-	return 0
+	return out
+}
+
+// metricValue reads one series from the admin /metrics, 0 if absent.
+func metricValue(t *testing.T, in *instance, series string) float64 {
+	t.Helper()
+	return scrape(t, in, series)[0]
 }
 
 // TestTraceCollectorDown points trace export at a closed port and at a
