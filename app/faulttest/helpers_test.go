@@ -34,7 +34,24 @@ type instance struct {
 
 // start runs the shortener binary on db with load-test defaults (no rate
 // limit, warn logs, no trace export) plus args, and waits until it is ready.
+// A port taken between choosing and binding it (by another test's client
+// connection, say) is retried with fresh ports.
 func start(t *testing.T, db string, env []string, args ...string) *instance {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		in := launch(t, db, env, args...)
+		err := in.waitReady(20 * time.Second)
+		if err == nil {
+			return in
+		}
+		if attempt < 3 && in.exited() && strings.Contains(in.out.String(), "address already in use") {
+			continue
+		}
+		t.Fatalf("%v\n%s", err, tail(in.out.String(), 3000))
+	}
+}
+
+func launch(t *testing.T, db string, env []string, args ...string) *instance {
 	t.Helper()
 	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
 	in := &instance{t: t, Addr: testenv.FreeAddr(t), Admin: testenv.FreeAddr(t), out: &syncBuffer{}, done: make(chan struct{})}
@@ -59,7 +76,6 @@ func start(t *testing.T, db string, env []string, args ...string) *instance {
 			t.Logf("output of shortener %s:\n%s", in.Addr, tail(in.out.String(), 3000))
 		}
 	})
-	in.waitReady(20 * time.Second)
 	return in
 }
 
@@ -75,24 +91,23 @@ func (in *instance) exited() bool {
 	}
 }
 
-// waitReady polls the admin /readyz until 200, failing fast if the process
-// exits.
-func (in *instance) waitReady(timeout time.Duration) {
-	in.t.Helper()
+// waitReady polls the admin /readyz until 200; it gives up early if the
+// process exits.
+func (in *instance) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		resp, err := http.Get(in.AdminURL() + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		if in.exited() {
-			in.t.Fatalf("shortener exited before ready: %v\n%s", in.err, tail(in.out.String(), 3000))
+			return fmt.Errorf("shortener exited before ready: %v", in.err)
 		}
 		if time.Now().After(deadline) {
-			in.t.Fatalf("shortener not ready after %s", timeout)
+			return fmt.Errorf("shortener not ready after %s", timeout)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
