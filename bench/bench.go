@@ -102,6 +102,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	defer h.cleanup()
 
 	rep = &Report{Started: began, Machine: describeMachine(), Latency: map[string]latencyResult{}}
+	loadStart := loadAvg()
 	if err := h.setup(rep); err != nil {
 		return nil, err
 	}
@@ -224,6 +225,10 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("OTLP sink received %d export requests (%s of spans) during the run", h.sink.requests.Load(), mib(h.sink.bytes.Load())))
+	rep.Notes = append(rep.Notes, "load average (1 min) at start "+loadStart+", at end "+loadAvg()+" on "+strconv.Itoa(runtime.NumCPU())+" CPUs: other work on the machine shares the cores, which the ratios to the baseline absorb only partly")
+	if lb := rep.Latency["baseline"]; lb.Achieved < 0.95*float64(cfg.Rate) || lb.Errors > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the open-loop run could not hold %d req/s even against the baseline (%.0f req/s, %d errors, first: %s): the machine was saturated, so the latency figures of this run say nothing about the shortener", cfg.Rate, lb.Achieved, lb.Errors, lb.FirstError))
+	}
 	if cfg.TraceSampler != "" {
 		rep.Notes = append(rep.Notes, "NOT the default setup: full-telemetry runs used OTEL_TRACES_SAMPLER "+cfg.TraceSampler)
 	}
@@ -507,4 +512,13 @@ func describeMachine() Machine {
 		m.Wrk = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 	}
 	return m
+}
+
+// loadAvg returns the 1-minute load average from /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
 }
