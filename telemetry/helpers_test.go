@@ -152,12 +152,28 @@ func seriesCount(t testing.TB, g prometheus.Gatherer) int {
 func memTracing(t testing.TB, env map[string]string) (*Tracing, *tracetest.InMemoryExporter) {
 	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
+	if _, set := env["OTEL_TRACES_SAMPLER"]; !set {
+		// Record every span unless a test chooses a sampler: the
+		// product default keeps only a share of new traces.
+		env = withEnv(env, "OTEL_TRACES_SAMPLER", "parentbased_always_on")
+	}
 	tr, err := setupTracing(context.Background(), mapEnv(env), "shortener-test", "v1.2.3", tracingOptions{exporter: exp, sync: true})
 	if err != nil {
 		t.Fatalf("setup tracing: %v", err)
 	}
 	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
 	return tr, exp
+}
+
+// withEnv returns a copy of m with k set to v.
+func withEnv(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for key, val := range m {
+		if key != k {
+			out[key] = val
+		}
+	}
+	return out
 }
 
 func mapEnv(m map[string]string) func(string) string {

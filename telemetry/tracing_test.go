@@ -237,7 +237,7 @@ func TestSamplerFromEnv(t *testing.T) {
 		unsampledParentKept bool
 		wantErr             bool
 	}{
-		{"", "", true, true, false, false}, // parentbased_always_on
+		{"", "", false, true, false, false}, // parentbased_traceidratio 0.1: the fixed test trace id falls outside
 		{"parentbased_always_on", "", true, true, false, false},
 		{"always_on", "", true, true, true, false},
 		{"always_off", "", false, false, false, false},
@@ -458,6 +458,7 @@ func TestOTLPExportToRealReceiver(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.URL,
 		"OTEL_EXPORTER_OTLP_HEADERS":  "x-tenant=shortener",
 		"OTEL_SERVICE_NAME":           "shortener-it",
+		"OTEL_TRACES_SAMPLER":         "parentbased_always_on",
 	}
 	tr, err := SetupTracing(t.Context(), mapEnv(env), "shortener", "v7.0.0")
 	if err != nil {
@@ -546,7 +547,7 @@ func TestCollectorDownDoesNotSlowRequests(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": tc.endpoint}
+			env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": tc.endpoint, "OTEL_TRACES_SAMPLER": "always_on"}
 			// Small batches so that exports (and their failures) happen
 			// while requests are served; a long export timeout so that a
 			// request waiting on an export would be unmistakable.
@@ -630,4 +631,25 @@ func dropValue(text, reason string) float64 {
 		}
 	}
 	return -1
+}
+
+// With OTEL_TRACES_SAMPLER unset, a share near DefaultSampleRatio of new
+// traces is recorded, and a caller's sampled parent is always followed.
+func TestDefaultSamplerKeepsAShare(t *testing.T) {
+	tr, exp := memTracing(t, map[string]string{"OTEL_TRACES_SAMPLER": ""})
+	h := testRouter(tr, nil, nil)
+	const n = 4000
+	for range n {
+		serve(h, "GET", "/abc", nil)
+	}
+	servers := 0
+	for _, s := range exp.GetSpans() {
+		if s.Name == "GET /{code}" {
+			servers++
+		}
+	}
+	share := float64(servers) / n
+	if share < DefaultSampleRatio*0.7 || share > DefaultSampleRatio*1.3 {
+		t.Fatalf("default sampler kept %.3f of new traces, want about %.2f", share, DefaultSampleRatio)
+	}
 }
