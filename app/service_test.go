@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -288,5 +289,44 @@ func TestVisitFlushKeepsCountsOnFailure(t *testing.T) {
 	}
 	if len(flushed) != 2 || flushed[1] != 3 {
 		t.Fatalf("onFlush calls %v", flushed)
+	}
+}
+
+// A large flush is written in chunks; when a chunk fails, what was written
+// stays written and the rest is kept for the next flush, nothing counted twice.
+func TestVisitFlushInChunks(t *testing.T) {
+	calls, stored := 0, map[string]int64{}
+	store := &mock.LinkStore{AddVisitsFn: func(_ context.Context, c map[string]int64) error {
+		calls++
+		if calls == 3 {
+			return app.Errorf(app.EUNAVAILABLE, "disk full")
+		}
+		if len(c) > 256 {
+			t.Errorf("chunk of %d links, want at most 256", len(c))
+		}
+		for k, n := range c {
+			stored[k] += n
+		}
+		return nil
+	}}
+	v := app.NewVisitCounter(store, nil, nil)
+	for i := range 1000 {
+		code := fmt.Sprintf("c%04d", i)
+		v.Add(code)
+		v.Add(code)
+	}
+	if err := v.Flush(context.Background()); err == nil {
+		t.Fatal("flush with a failing chunk returned nil")
+	}
+	if err := v.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1000 {
+		t.Fatalf("%d links stored, want 1000", len(stored))
+	}
+	for k, n := range stored {
+		if n != 2 {
+			t.Fatalf("%s stored %d visits, want 2", k, n)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -38,8 +39,15 @@ func (v *VisitCounter) Pending(code string) int64 {
 	return v.counts[code]
 }
 
-// Flush writes the pending counts in one batch. On failure the counts are
-// put back so no visit is lost while the store is unavailable.
+// flushChunk is how many links one write transaction updates. A flush of
+// tens of thousands of links in one transaction held the writer (and, on a
+// single core, the CPU) for hundreds of milliseconds; in chunks, creates and
+// redirects get their turn in between.
+const flushChunk = 256
+
+// Flush writes the pending counts in chunks of flushChunk links. On failure
+// the counts not written are put back so no visit is lost while the store is
+// unavailable.
 func (v *VisitCounter) Flush(ctx context.Context) error {
 	v.mu.Lock()
 	batch := v.counts
@@ -48,11 +56,23 @@ func (v *VisitCounter) Flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	var total int64
-	for _, n := range batch {
-		total += n
+	var written int64
+	var err error
+	chunk := make(map[string]int64, min(flushChunk, len(batch)))
+	for code, n := range batch {
+		chunk[code] = n
+		if len(chunk) < flushChunk {
+			continue
+		}
+		if err = v.writeChunk(ctx, chunk, batch, &written); err != nil {
+			break
+		}
+		chunk = make(map[string]int64, flushChunk)
+		runtime.Gosched()
 	}
-	err := v.store.AddVisits(ctx, batch)
+	if err == nil && len(chunk) > 0 && len(batch) > 0 {
+		err = v.writeChunk(ctx, chunk, batch, &written)
+	}
 	if err != nil {
 		v.mu.Lock()
 		for code, n := range batch {
@@ -61,9 +81,22 @@ func (v *VisitCounter) Flush(ctx context.Context) error {
 		v.mu.Unlock()
 	}
 	if v.onFlush != nil {
-		v.onFlush(int(total), err)
+		v.onFlush(int(written), err)
 	}
 	return err
+}
+
+// writeChunk stores chunk, then removes its codes from batch: what is left
+// in batch is what still has to be written.
+func (v *VisitCounter) writeChunk(ctx context.Context, chunk, batch map[string]int64, written *int64) error {
+	if err := v.store.AddVisits(ctx, chunk); err != nil {
+		return err
+	}
+	for code, n := range chunk {
+		*written += n
+		delete(batch, code)
+	}
+	return nil
 }
 
 // Run flushes every interval until ctx ends, then flushes once more.
