@@ -61,7 +61,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	logger := telemetry.NewLogger(stdout, level).With("component", "shortener")
+	// Lines are written out every 100 ms (or when 64 KiB are waiting), not
+	// one system call per access line.
+	logOut := telemetry.NewBufferedWriter(stdout, 64<<10, 100*time.Millisecond)
+	defer logOut.Close()
+	logger := telemetry.NewLogger(logOut, level).With("component", "shortener")
 
 	reg := telemetry.NewRegistry()
 	version, revision := telemetry.RegisterBuildInfo(reg)
