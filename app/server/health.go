@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/obsshort/shortener/app"
 )
 
 type healthBody struct {
@@ -18,8 +20,9 @@ func handleHealthz() http.Handler {
 }
 
 // handleReadyz answers 503 while draining or when the store is unusable, and
-// says why.
-func handleReadyz(h *Health) http.Handler {
+// says why. The admin listener gives the full reason; the public one only
+// what app.ErrorMessage allows (never driver or SQL text).
+func handleReadyz(h *Health, detailed bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h == nil {
 			encode(w, http.StatusOK, healthBody{Status: "ready"})
@@ -33,7 +36,14 @@ func handleReadyz(h *Health) http.Handler {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
 			if err := h.Check(r.WithContext(ctx)); err != nil {
-				encode(w, http.StatusServiceUnavailable, healthBody{Status: "not ready", Reason: err.Error()})
+				reason := err.Error()
+				if !detailed {
+					reason = "the database is not usable; the admin listener's /readyz has the details"
+					if app.ErrorCode(err) == app.EUNAVAILABLE {
+						reason = app.ErrorMessage(err)
+					}
+				}
+				encode(w, http.StatusServiceUnavailable, healthBody{Status: "not ready", Reason: reason})
 				return
 			}
 		}

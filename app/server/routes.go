@@ -45,7 +45,7 @@ func NewPublic(d Deps) http.Handler {
 	r.Use(telemetry.AccessLog(d.Logger))
 	r.Use(crossOriginProtection(d.Logger))
 	r.Method(http.MethodGet, "/healthz", handleHealthz())
-	r.Method(http.MethodGet, "/readyz", handleReadyz(d.Health))
+	r.Method(http.MethodGet, "/readyz", handleReadyz(d.Health, false))
 
 	// Fault injection runs after routing (inline middleware) so injected
 	// failures carry their real route label, like a real bug would.
@@ -74,7 +74,7 @@ func NewAdmin(d Deps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(recoverer(d.Logger))
 	r.Method(http.MethodGet, "/healthz", handleHealthz())
-	r.Method(http.MethodGet, "/readyz", handleReadyz(d.Health))
+	r.Method(http.MethodGet, "/readyz", handleReadyz(d.Health, true))
 	if d.Registry != nil {
 		r.Handle("/metrics", telemetry.MetricsHandler(d.Registry))
 	}

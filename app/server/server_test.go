@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -392,5 +393,30 @@ func TestFaultInjection(t *testing.T) {
 	want := `http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="500",http_route="/{code}"} 1`
 	if !strings.Contains(string(b), want) {
 		t.Fatalf("injected 500 not counted in request metrics; want line %s", want)
+	}
+}
+
+func TestReadyzReasonOnlyOnAdmin(t *testing.T) {
+	ts := newTestServer(t, func(d *server.Deps) {
+		d.Health = &server.Health{Check: func(*http.Request) error {
+			return errors.New("database not readable: SQL logic error: no such table: schema_migrations")
+		}}
+	})
+	get := func(base string) (int, string) {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get(ts.admin.URL)
+	if code != 503 || !strings.Contains(body, "no such table") {
+		t.Fatalf("admin readyz: %d %s, want 503 with the reason", code, body)
+	}
+	code, body = get(ts.URL)
+	if code != 503 || strings.Contains(body, "SQL") || !strings.Contains(body, "admin listener") {
+		t.Fatalf("public readyz: %d %s, want 503 without driver text", code, body)
 	}
 }
