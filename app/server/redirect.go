@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	qrcode "github.com/skip2/go-qrcode"
@@ -20,8 +21,12 @@ func handleRedirect(d Deps) http.Handler {
 			renderProblem(w, r, d, err)
 			return
 		}
-		w.Header().Set("Cache-Control", "private, max-age=0")
-		http.Redirect(w, r, link.URL, d.RedirectStatus)
+		// No body: http.Redirect would add a small HTML page that no
+		// client following the Location needs (and that costs per request).
+		h := w.Header()
+		h.Set("Location", asciiLocation(link.URL))
+		h.Set("Cache-Control", "private, max-age=0")
+		w.WriteHeader(d.RedirectStatus)
 	})
 }
 
@@ -48,4 +53,29 @@ func handleQR(d Deps) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		_, _ = bytes.NewReader(png).WriteTo(w)
 	})
+}
+
+// asciiLocation percent-encodes non-ASCII bytes (which a stored query or
+// fragment may hold) so the Location header is plain ASCII, as
+// http.Redirect does.
+func asciiLocation(u string) string {
+	n := 0
+	for i := 0; i < len(u); i++ {
+		if u[i] >= utf8.RuneSelf {
+			n++
+		}
+	}
+	if n == 0 {
+		return u
+	}
+	const hexDigits = "0123456789ABCDEF"
+	b := make([]byte, 0, len(u)+2*n)
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; c >= utf8.RuneSelf {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }

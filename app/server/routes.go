@@ -59,7 +59,9 @@ func NewPublic(d Deps) http.Handler {
 		r.Method(http.MethodGet, "/api/v1/links/{code}", handleGetLink(d))
 		r.With(requireAdmin(d.AdminKeys, d.Logger)).Method(http.MethodDelete, "/api/v1/links/{code}", handleDeleteLink(d))
 
-		r.With(securityHeaders).Method(http.MethodGet, "/{code}", handleRedirect(d))
+		// The redirect has no body; its HTML error pages set the security
+		// headers themselves (renderProblem), so the hot path skips them.
+		r.Method(http.MethodGet, "/{code}", handleRedirect(d))
 		r.With(securityHeaders).Method(http.MethodGet, "/{code}/qr", handleQR(d))
 	})
 

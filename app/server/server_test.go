@@ -420,3 +420,18 @@ func TestReadyzReasonOnlyOnAdmin(t *testing.T) {
 		t.Fatalf("public readyz: %d %s, want 503 without driver text", code, body)
 	}
 }
+
+func TestRedirectLocationIsASCII(t *testing.T) {
+	ts := newTestServer(t, nil)
+	code := ts.create(t, `{"url":"https://example.com/caf\u00e9?q=\u00fc#\u00e4"}`)["code"].(string)
+	resp, body := ts.do(t, "GET", "/"+code, "")
+	if resp.StatusCode != 302 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if loc := resp.Header.Get("Location"); loc != "https://example.com/caf%C3%A9?q=%C3%BC#%C3%A4" {
+		t.Fatalf("Location %q, want non-ASCII percent-encoded", loc)
+	}
+	if body != "" {
+		t.Fatalf("redirect has a body: %q", body)
+	}
+}

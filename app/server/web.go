@@ -223,6 +223,7 @@ func renderProblem(w http.ResponseWriter, r *http.Request, d Deps, err error) {
 	if status >= 500 {
 		d.Logger.ErrorContext(r.Context(), "request failed", "route", routePattern(r), "status", status, "err", err)
 	}
+	setSecurityHeaders(w.Header())
 	w.Header().Set("Cache-Control", "no-store")
 	render(w, status, "problem.html", problemData{Title: title, Message: messageOf(err)})
 }
