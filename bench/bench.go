@@ -270,8 +270,8 @@ func (h *harness) setup(rep *Report) error {
 	rep.Setup = append(rep.Setup,
 		fmt.Sprintf("closed loop: wrk -t%d -c%d, %s per run, a Lua script requesting uniformly random codes among the stored links; %d rounds, each round runs every server once in turn (after a %s warm-up each); throughput is the median over rounds, ratios are medians of the per-round ratios", cfg.WrkThreads, cfg.WrkConns, cfg.Duration, cfg.Rounds, cfg.Warmup),
 		fmt.Sprintf("open loop: vegeta v12 as a library at %d req/s for %s (after 2 s at the same rate), uniformly random codes, redirects not followed; latency from dispatch to the end of the body, exact percentiles over all samples", cfg.Rate, cfg.Duration),
-		"shortener flags: --rate-limit 0 (the default limiter answers 429 to one client), default --log-level info with stdout (one JSON access-log line per request) to /dev/null, default --cache-size 100000 and --cache-ttl 2s, --db-readers 8",
-		"full telemetry: Prometheus metrics with exemplars, tracing with the default sampler (parentbased_always_on: every request is a sampled span, plus a store span on cache misses) exported over OTLP/HTTP to an in-harness sink on /v1/traces that answers 200 and drops the data",
+		"shortener flags: --rate-limit 0 (the default limiter answers 429 to one client), default --log-level info with stdout (one JSON access-log line per request) to /dev/null, the service's defaults for --cache-size, --cache-ttl and --db-readers",
+		"full telemetry: Prometheus metrics with exemplars, tracing with the service's default sampler (parentbased_traceidratio 0.1 unless -trace-sampler says otherwise) exported over OTLP/HTTP to an in-harness sink on /v1/traces that answers 200 and drops the data",
 		fmt.Sprintf("durable creation: %d concurrent keep-alive clients POST /api/v1/links for %s; the server is killed with SIGKILL at the end of the window while requests are in flight, restarted, and every code acknowledged with 201 is requested again and must redirect to its URL", cfg.CreateClients, cfg.Duration),
 	)
 	return nil

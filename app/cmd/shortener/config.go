@@ -72,7 +72,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.BoolVar(&c.Telemetry, "telemetry", true, "request metrics and tracing (false only for benchmarks)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", time.Second, "on SIGTERM, how long /readyz reports 503 before listeners close (lets load balancers notice)")
-	fs.IntVar(&c.CacheSize, "cache-size", 100_000, "links kept in the redirect cache")
+	fs.IntVar(&c.CacheSize, "cache-size", 50_000, "links kept in the redirect cache (about 0.5 KB each)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 2*time.Second, "bound on how late a cached link reflects a delete or change by another process (the database is checked every half of it)")
 	fs.DurationVar(&c.VisitFlush, "visit-flush-interval", time.Second, "how often visit counts are written to the database")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "link creations per second allowed per client address (0 disables)")
@@ -83,7 +83,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 10*time.Second, "time allowed to read a whole request")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 30*time.Second, "time allowed to write a response")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive idle timeout")
-	fs.IntVar(&c.Readers, "db-readers", 8, "read connections to the database")
+	fs.IntVar(&c.Readers, "db-readers", 4, "read connections to the database")
 	fs.StringVar(&c.BlocklistFile, "blocklist-file", "", "file of blocked target hosts, one per line (# comments; a host blocks its subdomains); reloaded when it changes")
 
 	// Environment first, so flags given on the command line override it.
