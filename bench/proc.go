@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/obsshort/shortener/internal/httpwait"
 )
 
 // proc is a server process the harness started. Its stdout goes to
@@ -119,31 +120,10 @@ func freeAddr() (string, error) {
 
 // waitReady polls url until it answers 200, the process exits, or timeout.
 func waitReady(ctx context.Context, p *proc, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	last := "no answer"
-	for {
-		if err := p.exited(); err != nil {
-			return err
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready at %s after %s: %s; stderr: %s", p.name, url, timeout, last, p.stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := httpwait.UntilOK(ctx, url, timeout, p.exited); err != nil {
+		return fmt.Errorf("%s: %w; stderr: %s", p.name, err, p.stderr.String())
 	}
+	return nil
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/obsshort/shortener/internal/httpwait"
 )
 
 // Tracks of an app instance: the release identity Prometheus attaches.
@@ -120,34 +121,12 @@ func (c Config) StopInstance(ctx context.Context, i Instance) error {
 
 // waitReady polls url until 200, failing early when the process died.
 func waitReady(ctx context.Context, url string, timeout time.Duration, stillAlive func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	last := "no answer"
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
+	return httpwait.UntilOK(ctx, url, timeout, func() error {
 		if stillAlive != nil && !stillAlive() {
-			return fmt.Errorf("%s: process exited before it was ready (last: %s)", url, last)
+			return errors.New("process exited")
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %s: %s", url, timeout, last)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return nil
+	})
 }
 
 // LDFlags stamps version and revision into the telemetry package.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/obsshort/shortener/internal/httpwait"
 )
 
 // InCI reports whether the tests run under CI (CI=true), where nothing may
@@ -120,26 +121,8 @@ func BuildBinary(tb testing.TB, pkg string, ldflags string) string {
 // WaitHTTP polls url until it answers 200 or the timeout passes.
 func WaitHTTP(tb testing.TB, url string, timeout time.Duration) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var last string
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			tb.Fatalf("%s not ready after %s: %s", url, timeout, last)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := httpwait.UntilOK(context.Background(), url, timeout, nil); err != nil {
+		tb.Fatal(err)
 	}
 }
 

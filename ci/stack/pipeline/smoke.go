@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/obsshort/shortener/internal/httpwait"
 )
 
 // Smoke runs the built binary on its own (temporary database, free
@@ -58,7 +60,7 @@ func Smoke(ctx context.Context, bin string) (string, error) {
 		// The smoke test checks the redirect itself, not the target site.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if err := pollOK(ctx, client, "http://"+admin+"/readyz", 20*time.Second, exited); err != nil {
+	if err := pollOK(ctx, "http://"+admin+"/readyz", 20*time.Second, exited); err != nil {
 		return fail(err)
 	}
 	target := "https://example.com/smoke/" + fmt.Sprint(time.Now().UnixNano())
@@ -104,33 +106,15 @@ func Smoke(ctx context.Context, bin string) (string, error) {
 	return fmt.Sprintf("ready, created /%s, %d redirect, SIGTERM -> exit 0 in %s", created.Code, redirect, time.Since(start).Round(time.Millisecond)), nil
 }
 
-func pollOK(ctx context.Context, client *http.Client, url string, timeout time.Duration, exited <-chan struct{}) error {
-	deadline := time.Now().Add(timeout)
-	last := "no answer"
-	for time.Now().Before(deadline) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
+func pollOK(ctx context.Context, url string, timeout time.Duration, exited <-chan struct{}) error {
+	return httpwait.UntilOK(ctx, url, timeout, func() error {
 		select {
 		case <-exited:
-			return fmt.Errorf("exited before %s was ready (last: %s)", url, last)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+			return errors.New("process exited")
+		default:
+			return nil
 		}
-	}
-	return fmt.Errorf("%s not ready after %s: %s", url, timeout, last)
+	})
 }
 
 func freeAddr() (string, error) {
