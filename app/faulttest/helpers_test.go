@@ -27,7 +27,7 @@ type instance struct {
 	Addr  string // public listener
 	Admin string // admin listener
 	cmd   *exec.Cmd
-	out   *syncBuffer
+	out   *testenv.SyncBuffer
 	done  chan struct{}
 	err   error // exit status, valid once done is closed
 }
@@ -54,7 +54,7 @@ func start(t *testing.T, db string, env []string, args ...string) *instance {
 func launch(t *testing.T, db string, env []string, args ...string) *instance {
 	t.Helper()
 	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
-	in := &instance{t: t, Addr: testenv.FreeAddr(t), Admin: testenv.FreeAddr(t), out: &syncBuffer{}, done: make(chan struct{})}
+	in := &instance{t: t, Addr: testenv.FreeAddr(t), Admin: testenv.FreeAddr(t), out: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	all := append([]string{
 		"--addr", in.Addr, "--admin-addr", in.Admin, "--db", db,
 		"--rate-limit", "0", "--log-level", "warn",
@@ -235,23 +235,6 @@ func (s *statusCounts) failures() (int, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.counts["FAILED"], append([]string(nil), s.errs...)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func tail(s string, n int) string {

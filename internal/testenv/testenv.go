@@ -130,7 +130,7 @@ func WaitHTTP(tb testing.TB, url string, timeout time.Duration) {
 // messages.
 type Process struct {
 	Cmd    *exec.Cmd
-	output *lockedBuffer
+	output *SyncBuffer
 	done   chan struct{}
 }
 
@@ -154,7 +154,7 @@ func Start(tb testing.TB, env []string, name string, args ...string) *Process {
 	tb.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
-	buf := &lockedBuffer{}
+	buf := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start %s: %v", name, err)
@@ -184,18 +184,20 @@ func tail(s string, n int) string {
 	return "..." + s[len(s)-n:]
 }
 
-type lockedBuffer struct {
+// SyncBuffer collects output written from several goroutines (a process,
+// a logger) and lets a test read it at any time.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *SyncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *SyncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

@@ -103,19 +103,6 @@ func TestConfigFromFlagsAndEnv(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func postLink(t *testing.T, base, body string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post(base+"/api/v1/links", "application/json", strings.NewReader(body))
@@ -141,7 +128,7 @@ func TestRunServesThenDrainsOnShutdown(t *testing.T) {
 	addr, admin := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", addr, "--admin-addr", admin, "--drain-delay", "600ms", "--fault-latency", "400ms"},

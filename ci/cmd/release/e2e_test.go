@@ -8,31 +8,11 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/obsshort/shortener/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for the pipeline's and the test's
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestReplayIncident runs the real command end to end: a stack from the
 // Debian packages on free loopback ports in a temporary folder, then the
@@ -51,7 +31,7 @@ func TestReplayIncident(t *testing.T) {
 	state := t.TempDir()
 	getenv := func(string) string { return "" }
 	exec := func(args ...string) (string, error) {
-		var out syncBuffer
+		var out testenv.SyncBuffer
 		err := run(ctx, append([]string{"release"}, args...), getenv, &out, &out)
 		return out.String(), err
 	}
