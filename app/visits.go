@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"log/slog"
-	"runtime"
 	"sync"
 	"time"
 )
@@ -39,11 +38,16 @@ func (v *VisitCounter) Pending(code string) int64 {
 	return v.counts[code]
 }
 
-// flushChunk is how many links one write transaction updates. A flush of
-// tens of thousands of links in one transaction held the writer (and, on a
-// single core, the CPU) for hundreds of milliseconds; in chunks, creates and
-// redirects get their turn in between.
-const flushChunk = 256
+// flushChunk is how many links one write transaction updates, and
+// flushPause the rest between chunks. A flush of thousands of links in one
+// go held the writer and, on a single core, the CPU for tens of
+// milliseconds: redirects queued behind it (p99 15 ms at 5,000 req/s in make
+// bench). Small chunks with a pause let the scheduler poll the network and
+// serve waiting requests in between.
+const (
+	flushChunk = 64
+	flushPause = time.Millisecond
+)
 
 // Flush writes the pending counts in chunks of flushChunk links. On failure
 // the counts not written are put back so no visit is lost while the store is
@@ -68,7 +72,12 @@ func (v *VisitCounter) Flush(ctx context.Context) error {
 			break
 		}
 		chunk = make(map[string]int64, flushChunk)
-		runtime.Gosched()
+		// Sleep, not Gosched: a yielding goroutine is picked again before
+		// the network poller runs; an idle scheduler polls it at once.
+		select {
+		case <-ctx.Done():
+		case <-time.After(flushPause):
+		}
 	}
 	if err == nil && len(chunk) > 0 && len(batch) > 0 {
 		err = v.writeChunk(ctx, chunk, batch, &written)
