@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logOut := telemetry.NewBufferedWriter(stdout, 64<<10, 100*time.Millisecond)
 	defer logOut.Close()
 	logger := telemetry.NewLogger(logOut, level).With("component", "shortener")
+	gcPercent, memLimitMiB := cfg.applyGCSettings(getenv)
 
 	reg := telemetry.NewRegistry()
 	version, revision := telemetry.RegisterBuildInfo(reg)
@@ -190,7 +191,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shortener started",
 		"addr", publicLn.Addr().String(), "admin_addr", adminLn.Addr().String(), "db", cfg.DB,
 		"base_url", cfg.BaseURL, "version", version, "revision", revision, "go", runtime.Version(),
-		"telemetry", cfg.Telemetry, "tracing_export", tracing.Exporting(), "admin_keys", keys.Len())
+		"telemetry", cfg.Telemetry, "tracing_export", tracing.Exporting(), "admin_keys", keys.Len(),
+		"gc_percent", gcPercent, "memory_limit_mib", memLimitMiB)
 
 	var runErr error
 	select {

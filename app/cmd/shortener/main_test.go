@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -328,5 +329,22 @@ func TestREADMEDocumentsEveryFlag(t *testing.T) {
 	}
 	if n < 20 {
 		t.Fatalf("found only %d flags in --help", n)
+	}
+}
+
+func TestGCSettingsRespectGoEnv(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	c := &config{GCPercent: 400, CacheSize: 50_000}
+	gc, lim := c.applyGCSettings(envFrom(nil))
+	if gc != 400 || lim != 48+48 {
+		t.Fatalf("defaults: gc %d, limit %d MiB; want 400 and 96", gc, lim)
+	}
+	if got := debug.SetGCPercent(400); got != 400 {
+		t.Fatalf("GC percent in effect %d, want 400", got)
+	}
+	gc, lim = c.applyGCSettings(envFrom(map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}))
+	if gc != -1 || lim != -1 {
+		t.Fatalf("with GOGC and GOMEMLIMIT set: gc %d, limit %d; want both left alone (-1)", gc, lim)
 	}
 }
