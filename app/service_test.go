@@ -301,8 +301,8 @@ func TestVisitFlushInChunks(t *testing.T) {
 		if calls == 3 {
 			return app.Errorf(app.EUNAVAILABLE, "disk full")
 		}
-		if len(c) > 64 {
-			t.Errorf("chunk of %d links, want at most 64", len(c))
+		if len(c) > 256 {
+			t.Errorf("chunk of %d links, want at most 256", len(c))
 		}
 		for k, n := range c {
 			stored[k] += n
@@ -310,7 +310,7 @@ func TestVisitFlushInChunks(t *testing.T) {
 		return nil
 	}}
 	v := app.NewVisitCounter(store, nil, nil)
-	for i := range 300 {
+	for i := range 1000 {
 		code := fmt.Sprintf("c%04d", i)
 		v.Add(code)
 		v.Add(code)
@@ -321,8 +321,8 @@ func TestVisitFlushInChunks(t *testing.T) {
 	if err := v.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(stored) != 300 {
-		t.Fatalf("%d links stored, want 300", len(stored))
+	if len(stored) != 1000 {
+		t.Fatalf("%d links stored, want 1000", len(stored))
 	}
 	for k, n := range stored {
 		if n != 2 {

@@ -45,7 +45,7 @@ func (v *VisitCounter) Pending(code string) int64 {
 // bench). Small chunks with a pause let the scheduler poll the network and
 // serve waiting requests in between.
 const (
-	flushChunk = 64
+	flushChunk = 256
 	flushPause = time.Millisecond
 )
 
