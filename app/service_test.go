@@ -301,8 +301,8 @@ func TestVisitFlushInChunks(t *testing.T) {
 		if calls == 3 {
 			return app.Errorf(app.EUNAVAILABLE, "disk full")
 		}
-		if len(c) > 256 {
-			t.Errorf("chunk of %d links, want at most 256", len(c))
+		if len(c) > 64 {
+			t.Errorf("chunk of %d links, want at most 64", len(c))
 		}
 		for k, n := range c {
 			stored[k] += n

@@ -77,7 +77,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.DurationVar(&c.DrainDelay, "drain-delay", time.Second, "on SIGTERM, how long /readyz reports 503 before listeners close (lets load balancers notice)")
 	fs.IntVar(&c.CacheSize, "cache-size", 50_000, "links kept in the redirect cache (about 0.5 KB each)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 2*time.Second, "bound on how late a cached link reflects a delete or change by another process (the database is checked every half of it)")
-	fs.DurationVar(&c.VisitFlush, "visit-flush-interval", time.Second, "how often visit counts are written to the database")
+	fs.DurationVar(&c.VisitFlush, "visit-flush-interval", 5*time.Second, "how often visit counts are written to the database (counts of the last interval are lost on SIGKILL)")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "link creations per second allowed per client address (0 disables)")
 	fs.IntVar(&c.RateBurst, "rate-burst", 100, "burst of link creations allowed per client address")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated IPs/CIDRs of proxies whose X-Forwarded-For is believed")
