@@ -66,9 +66,16 @@ func TestBrowserShortensAndFollows(t *testing.T) {
 	shortURL := read("short link", chromedp.Text(chromedp.ID("short-url")))
 	shownTarget := read("target", chromedp.Text(chromedp.ID("target-url")))
 	history := read("history", chromedp.Text(chromedp.ID("history")))
-	qrWidth, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector("img.qr").naturalWidth`))
-	if err != nil {
-		t.Fatalf("qr width: %v", err)
+	// The QR image loads after the page; give it a moment.
+	var qrWidth int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(function(i){return i.complete ? i.naturalWidth : 0})(document.querySelector("img.qr"))`))
+		if err != nil {
+			t.Fatalf("qr width: %v", err)
+		}
+		if qrWidth = w; qrWidth > 0 {
+			break
+		}
 	}
 	if !strings.HasPrefix(shortURL, ts.URL+"/") {
 		t.Fatalf("short link %q is not under %s", shortURL, ts.URL)
