@@ -138,6 +138,7 @@ func TestTraceCollectorDown(t *testing.T) {
 			in := start(t, dbPath(t), []string{
 				"OTEL_EXPORTER_OTLP_ENDPOINT=" + tc.endpoint,
 				"OTEL_EXPORTER_OTLP_TIMEOUT=500", // ms: let failures show within the test
+				"OTEL_TRACES_SAMPLER=always_on",  // every request exports: the worst case
 			})
 			lat := latencies(t, in, 2*time.Second)
 			p99 := quantile(lat, 0.99)
