@@ -2,10 +2,8 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,41 +15,20 @@ import (
 
 	"github.com/obsshort/shortener/app"
 	"github.com/obsshort/shortener/app/server"
-	"github.com/obsshort/shortener/app/sqlite"
 	"github.com/obsshort/shortener/internal/testenv"
 )
 
 // hostileServer runs the real public handler on a real SQLite file in a
-// temporary folder, reachable over TCP like in production.
+// temporary folder, reachable over TCP like in production (newTestServer),
+// optionally with a host policy.
 func hostileServer(t *testing.T, hosts ...app.HostPolicy) (*httptest.Server, *http.Client) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "links.db"), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	cookieKey, err := db.Secret(ctx, "cookie_key", 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(nil)
-	self := ts.Listener.Addr().String()
-	svc := &app.Service{Store: db, SelfHosts: []string{self}}
-	if len(hosts) > 0 {
-		svc.Hosts = hosts[0]
-	}
-	ts.Config.Handler = server.NewPublic(server.Deps{
-		Service:        svc,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		BaseURL:        "http://" + self,
-		RedirectStatus: http.StatusFound,
-		CookieKey:      cookieKey,
+	ts := newTestServer(t, func(d *server.Deps) {
+		if len(hosts) > 0 {
+			d.Service.Hosts = hosts[0]
+		}
 	})
-	ts.Start()
-	t.Cleanup(ts.Close)
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return ts, client
+	return ts.Server, ts.client
 }
 
 // hostileCase is one row of the table in docs/security.md.
