@@ -132,6 +132,19 @@ func loadStack(c common) (stack.Config, error) {
 	return cfg, err
 }
 
+// resolveAndLoad finishes the common flags and loads the stack they name;
+// a missing or unreadable stack is a usage error (exit 3).
+func resolveAndLoad(c *common) (stack.Config, error) {
+	if err := c.resolve(); err != nil {
+		return stack.Config{}, err
+	}
+	cfg, err := loadStack(*c)
+	if err != nil {
+		return cfg, exitCode{3, err.Error()}
+	}
+	return cfg, nil
+}
+
 func runStack(ctx context.Context, sub string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("release stack "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -271,12 +284,9 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintln(stderr, "release: --version is required")
 		return exitCode{3, ""}
 	}
-	if err := c.resolve(); err != nil {
-		return err
-	}
-	cfg, err := loadStack(c)
+	cfg, err := resolveAndLoad(&c)
 	if err != nil {
-		return exitCode{3, err.Error()}
+		return err
 	}
 	if *revision == "" {
 		*revision = stack.GitRevision(ctx, c.repo)
@@ -312,12 +322,9 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if err := fs.Parse(args); err != nil {
 		return exitCode{3, ""}
 	}
-	if err := c.resolve(); err != nil {
-		return err
-	}
-	cfg, err := loadStack(c)
+	cfg, err := resolveAndLoad(&c)
 	if err != nil {
-		return exitCode{3, err.Error()}
+		return err
 	}
 	opt, err := rf.options("x", stack.GitRevision(ctx, c.repo), 0)
 	if err != nil {
@@ -342,12 +349,9 @@ func runRollback(ctx context.Context, args []string, getenv func(string) string,
 	if err := fs.Parse(args); err != nil {
 		return exitCode{3, ""}
 	}
-	if err := c.resolve(); err != nil {
-		return err
-	}
-	cfg, err := loadStack(c)
+	cfg, err := resolveAndLoad(&c)
 	if err != nil {
-		return exitCode{3, err.Error()}
+		return err
 	}
 	p := &pipeline.Pipeline{Stack: cfg, Out: stdout, Err: stderr}
 	if _, err := p.Abort(ctx); err != nil {
