@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 
 	"github.com/obsshort/shortener/alerts"
-	pm "github.com/obsshort/shortener/ci/pipelinemetrics"
+	pm "github.com/obsshort/shortener/ci/release/metricnames"
 	"github.com/obsshort/shortener/internal/promtest"
 	"github.com/obsshort/shortener/internal/testenv"
 )
@@ -346,7 +346,7 @@ func scalarValue(ctx context.Context, prom *promtest.Server, expr string) (float
 }
 
 // pushPipelineMetrics pushes what the release pipeline would after `runs`
-// runs: every name in ci/pipelinemetrics, with counters that grow per run.
+// runs: every name in ci/release/metricnames, with counters that grow per run.
 func pushPipelineMetrics(t *testing.T, url string, runs float64) {
 	t.Helper()
 	reg := prometheus.NewRegistry()

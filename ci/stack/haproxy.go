@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Backend and server names in ci/deploy/haproxy.cfg.tmpl.
+// Backend and server names in ci/stack/templates/haproxy.cfg.tmpl.
 const (
 	Backend      = "shortener"
 	ServerStable = "stable"

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/obsshort/shortener/ci/deploy"
 )
 
 // RuleFiles returns the rule files under <repo>/alerts: every *.yml or
@@ -107,7 +105,7 @@ func (c Config) haproxyConfig(d Deployment) ([]byte, error) {
 }
 
 func render(name string, data any) ([]byte, error) {
-	t, err := template.ParseFS(deploy.Templates, name)
+	t, err := template.ParseFS(templates, "templates/"+name)
 	if err != nil {
 		return nil, fmt.Errorf("parse template %s: %w", name, err)
 	}

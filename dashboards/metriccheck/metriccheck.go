@@ -18,7 +18,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/obsshort/shortener/ci/pipelinemetrics"
+	"github.com/obsshort/shortener/ci/release/metricnames"
 	"github.com/obsshort/shortener/telemetry"
 )
 
@@ -255,7 +255,7 @@ func New(recorded []string) *Checker {
 			}
 		}
 	}
-	for _, n := range pipelinemetrics.Names() {
+	for _, n := range metricnames.Names() {
 		c.known[n] = true
 	}
 	for _, n := range []string{"up", "ALERTS", "ALERTS_FOR_STATE"} {

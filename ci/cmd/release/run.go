@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/obsshort/shortener/ci/release"
+	"github.com/obsshort/shortener/ci/release/replay"
 	"github.com/obsshort/shortener/ci/stack"
-	"github.com/obsshort/shortener/ci/stack/pipeline"
-	"github.com/obsshort/shortener/ci/stack/replay"
 )
 
 const usage = `usage: release <command> [flags]
@@ -247,8 +247,8 @@ func (r *releaseFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&r.gateMax, "gate-max-duration", time.Minute, "analysis length: a canary shown no worse than stable by then passes")
 }
 
-func (r *releaseFlags) options(version, revision string, fault float64) (pipeline.Options, error) {
-	opt := pipeline.Options{
+func (r *releaseFlags) options(version, revision string, fault float64) (release.Options, error) {
+	opt := release.Options{
 		Version: version, Revision: revision, FaultErrorRate: fault,
 		Steps: []int{r.canaryWeight}, SkipTests: r.skipTests,
 		GateConfig: r.gateConfig, GateBinary: r.gateBinary,
@@ -295,7 +295,7 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return exitCode{3, err.Error()}
 	}
-	p := &pipeline.Pipeline{Stack: cfg, Out: stdout, Err: stderr}
+	p := &release.Pipeline{Stack: cfg, Out: stdout, Err: stderr}
 	res := p.Run(ctx, opt)
 	if res.ExitCode != 0 {
 		return exitCode{res.ExitCode, ""}
@@ -353,7 +353,7 @@ func runRollback(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	p := &pipeline.Pipeline{Stack: cfg, Out: stdout, Err: stderr}
+	p := &release.Pipeline{Stack: cfg, Out: stdout, Err: stderr}
 	if _, err := p.Abort(ctx); err != nil {
 		return exitCode{3, err.Error()}
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package release
 
 import (
 	"encoding/json"
@@ -13,11 +13,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
 
-	pm "github.com/obsshort/shortener/ci/pipelinemetrics"
+	pm "github.com/obsshort/shortener/ci/release/metricnames"
 )
 
 // StagePreflight is the stage label of `gate preflight`; the contract in
-// ci/pipelinemetrics has no constant for it.
+// ci/release/metricnames has no constant for it.
 const StagePreflight = "preflight"
 
 // totals is what the pipeline carries from run to run so the counters it

@@ -16,10 +16,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/obsshort/shortener/ci/loadgen"
-	pm "github.com/obsshort/shortener/ci/pipelinemetrics"
+	"github.com/obsshort/shortener/ci/release"
+	pm "github.com/obsshort/shortener/ci/release/metricnames"
 	"github.com/obsshort/shortener/ci/stack"
-	"github.com/obsshort/shortener/ci/stack/pipeline"
+	"github.com/obsshort/shortener/internal/loadgen"
 )
 
 // Options of a replay.
@@ -34,7 +34,7 @@ type Options struct {
 	MaxErrorShare    float64
 	// Release holds the pipeline settings used for both releases (version
 	// and fault rate are set per scenario).
-	Release pipeline.Options
+	Release release.Options
 }
 
 // Check is one verified claim.
@@ -47,8 +47,8 @@ type Check struct {
 // Report is the outcome of a replay.
 type Report struct {
 	Checks []Check
-	Bad    pipeline.Result
-	Good   pipeline.Result
+	Bad    release.Result
+	Good   release.Result
 	// BadWindow and GoodWindow are the user-side counts of each scenario.
 	BadWindow, GoodWindow loadgen.Counts
 	LinksCreated          int
@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	if err := sleep(ctx, o.Settle); err != nil {
 		return rep, err
 	}
-	p := &pipeline.Pipeline{Stack: cfg, Out: indent(stdout), Err: stderr}
+	p := &release.Pipeline{Stack: cfg, Out: indent(stdout), Err: stderr}
 	bad := o.Release
 	bad.Version, bad.FaultErrorRate = o.BadVersion, o.FaultErrorRate
 	rep.Bad = p.Run(ctx, bad)
@@ -145,7 +145,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 
 	exposed := rep.Bad.Done.Sub(rep.Bad.CanaryTraffic)
 	check("gate failed the bad canary and it was rolled back within "+o.RollbackDeadline.String(),
-		rep.Bad.Outcome == pm.OutcomeRolledBack && rep.Bad.Gate.Verdict == pipeline.VerdictFail && !rep.Bad.CanaryTraffic.IsZero() && exposed <= o.RollbackDeadline,
+		rep.Bad.Outcome == pm.OutcomeRolledBack && rep.Bad.Gate.Verdict == release.VerdictFail && !rep.Bad.CanaryTraffic.IsZero() && exposed <= o.RollbackDeadline,
 		"outcome %s, gate %s, canary taking traffic to rollback done %s", rep.Bad.Outcome, rep.Bad.Gate.Verdict, exposed.Round(100*time.Millisecond))
 	share := ratio(rep.BadWindow.Failed(), rep.BadWindow.Total)
 	check(fmt.Sprintf("users saw a 5xx on under %.0f%% of requests", o.MaxErrorShare*100),
@@ -170,7 +170,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	}
 	rep.GoodWindow = gen.Counts().Sub(before)
 	say("users during scenario 2: %s", rep.GoodWindow)
-	check("healthy "+o.GoodVersion+" promoted", rep.Good.Outcome == pm.OutcomePromoted && rep.Good.ExitCode == pipeline.ExitPromoted,
+	check("healthy "+o.GoodVersion+" promoted", rep.Good.Outcome == pm.OutcomePromoted && rep.Good.ExitCode == release.ExitPromoted,
 		"outcome %s (exit %d), gate %s", rep.Good.Outcome, rep.Good.ExitCode, rep.Good.Gate.Verdict)
 	check("zero failed user requests during the switch", rep.GoodWindow.Total > 0 && rep.GoodWindow.Failed() == 0,
 		"%d of %d failed", rep.GoodWindow.Failed(), rep.GoodWindow.Total)

@@ -1,4 +1,4 @@
-package pipeline
+package release
 
 import (
 	"io"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	pm "github.com/obsshort/shortener/ci/pipelinemetrics"
+	pm "github.com/obsshort/shortener/ci/release/metricnames"
 )
 
 // TestReporterCarriesTotals runs two releases' worth of reports through a
@@ -102,7 +102,7 @@ func TestReporterNamesAreTheContract(t *testing.T) {
 	}
 	for _, mf := range mfs {
 		if !known[mf.GetName()] {
-			t.Errorf("pushed %s, which is not in ci/pipelinemetrics.Names()", mf.GetName())
+			t.Errorf("pushed %s, which is not in ci/release/metricnames.Names()", mf.GetName())
 		}
 	}
 	if len(mfs) != len(pm.Names())-1 { // all but push_time_seconds, which the Pushgateway adds

@@ -1,4 +1,4 @@
-package pipelinemetrics
+package metricnames
 
 import (
 	"regexp"

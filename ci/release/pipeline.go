@@ -1,7 +1,7 @@
-// Package pipeline is the release path: build, test, smoke test, preflight,
+// Package release is the release path: build, test, smoke test, preflight,
 // canary behind HAProxy, the gate's analysis, then promote or roll back.
 // Every stage reports its duration and result to the Pushgateway.
-package pipeline
+package release
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	pm "github.com/obsshort/shortener/ci/pipelinemetrics"
+	pm "github.com/obsshort/shortener/ci/release/metricnames"
 	"github.com/obsshort/shortener/ci/stack"
 )
 

@@ -1,6 +1,6 @@
-// Package ci holds the release tooling (gate, pipeline, stack); this file
-// checks the hosted CI workflows.
-package ci
+// The hosted workflows in .github/workflows run this pipeline's tests on
+// every pull request and deploy from main; these tests keep them valid.
+package release
 
 import (
 	"os"

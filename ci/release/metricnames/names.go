@@ -1,4 +1,4 @@
-// Package pipelinemetrics is the metric-name contract between the release
+// Package metricnames is the metric-name contract between the release
 // pipeline, which pushes these series to a Prometheus Pushgateway, and the
 // delivery dashboard, which queries them. Tests in dashboards/ check every
 // name the dashboard uses against Names, so a rename here (or there) fails.
@@ -10,7 +10,7 @@
 //
 // The Pushgateway must be scraped with honor_labels: true so that job stays
 // JobName instead of the Pushgateway's own job name.
-package pipelinemetrics
+package metricnames
 
 // JobName is the Pushgateway grouping key (job label) the pipeline pushes under.
 const JobName = "release"
