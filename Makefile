@@ -22,9 +22,11 @@ build:
 deps:
 	bash ci/install-deps.sh
 
-## lint: gofmt, go vet, staticcheck
+## lint: gofmt, go vet, staticcheck, go.mod tidy, no binaries or files over 1 MB tracked
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+	$(GO) run ./ci/cmd/repocheck
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 

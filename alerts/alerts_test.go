@@ -10,7 +10,7 @@ import (
 	"testing"
 	"unicode"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/obsshort/shortener/dashboards/metriccheck"
 	"github.com/obsshort/shortener/internal/testenv"

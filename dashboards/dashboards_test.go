@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/obsshort/shortener/alerts"
 	"github.com/obsshort/shortener/dashboards/metriccheck"

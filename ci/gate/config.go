@@ -11,7 +11,7 @@ import (
 	"text/template"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is the gate's YAML configuration (ci/canary.yaml documents every

@@ -15,7 +15,7 @@ import (
 	"text/template"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // RuleFiles returns the rule files under <repo>/alerts: every *.yml or

@@ -22,9 +22,28 @@ import (
 	"github.com/obsshort/shortener/internal/httpwait"
 )
 
-// InCI reports whether the tests run under CI (CI=true), where nothing may
-// be skipped for lack of a tool.
-func InCI() bool { return os.Getenv("CI") == "true" }
+// InCI reports whether the tests run under CI (CI set to a true value:
+// 1, true, yes, on, in any case), where nothing may be skipped.
+func InCI() bool { return truthy(os.Getenv("CI")) }
+
+func truthy(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "t", "true", "y", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// SkipUnlessCI skips the test on a developer machine and fails it under CI,
+// where a skip would hide that something was not tested.
+func SkipUnlessCI(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if InCI() {
+		tb.Fatal("under CI nothing skips: " + msg)
+	}
+	tb.Skip(msg)
+}
 
 // RequireTool returns the path of an executable, or stops the test: a skip on
 // a developer machine, a failure under CI. The message says how to install it.
