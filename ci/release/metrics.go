@@ -16,10 +16,6 @@ import (
 	pm "github.com/obsshort/shortener/ci/release/metricnames"
 )
 
-// StagePreflight is the stage label of `gate preflight`; the contract in
-// ci/release/metricnames has no constant for it.
-const StagePreflight = "preflight"
-
 // totals is what the pipeline carries from run to run so the counters it
 // pushes are cumulative (every push replaces the whole Pushgateway group).
 type totals struct {

@@ -243,7 +243,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 		return blocked(err)
 	}
 
-	if err := stage(4, StagePreflight, "gate preflight: no release into an ongoing incident", func() (string, error) {
+	if err := stage(4, pm.StagePreflight, "gate preflight: no release into an ongoing incident", func() (string, error) {
 		return p.preflight(ctx, opt)
 	}); err != nil {
 		return blocked(err)
