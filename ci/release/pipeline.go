@@ -76,6 +76,8 @@ type Pipeline struct {
 	Stack stack.Config
 	Out   io.Writer // step lines and the summary
 	Err   io.Writer // output of the tools (go test, gate) on failure
+
+	gateGrace time.Duration // tests: instead of gateGrace
 }
 
 type exitError struct {
@@ -124,7 +126,7 @@ func (p *Pipeline) Run(ctx context.Context, opt Options) Result {
 		} else {
 			p.say("    ok (%s) %s", st.Duration.Round(time.Millisecond), detail)
 		}
-		if perr := rep.stage(name, st.Result, st.Duration); perr != nil {
+		if perr := rep.stage(ctx, name, st.Result, st.Duration); perr != nil {
 			p.say("    warning: metrics not pushed: %v", perr)
 		}
 		return err
@@ -154,7 +156,7 @@ func (p *Pipeline) Run(ctx context.Context, opt Options) Result {
 	if res.Outcome == pm.OutcomeRolledBack && !res.CanaryTraffic.IsZero() {
 		exposed = res.Done.Sub(res.CanaryTraffic)
 	}
-	if perr := rep.run(opt.Version, opt.Revision, res.Outcome, end, exposed); perr != nil {
+	if perr := rep.run(ctx, opt.Version, opt.Revision, res.Outcome, end, exposed); perr != nil {
 		p.say("warning: run metrics not pushed: %v", perr)
 	}
 	p.say("")
@@ -365,7 +367,7 @@ func (p *Pipeline) Abort(ctx context.Context) (bool, error) {
 		result = pm.ResultFailure
 	}
 	if rep, rerr := newReporter(p.Stack.PushgatewayURL(), p.Stack.StateDir); rerr == nil {
-		if perr := rep.stage(pm.StageRollback, result, time.Since(t0)); perr != nil {
+		if perr := rep.stage(ctx, pm.StageRollback, result, time.Since(t0)); perr != nil {
 			p.say("warning: metrics not pushed: %v", perr)
 		}
 	}
