@@ -234,7 +234,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 		skip(2, pm.StageTest, "--skip-tests")
 		p.say("    tests: skipped (--skip-tests)")
 	} else if err := stage(2, pm.StageTest, strings.Join(opt.TestCommand, " "), func() (string, error) {
-		return p.runTests(ctx, opt.TestCommand)
+		return p.runTests(ctx, opt.Version, opt.TestCommand)
 	}); err != nil {
 		return blocked(err)
 	}
@@ -320,12 +320,17 @@ func (p *Pipeline) rollbackAfter(ctx context.Context, ha stack.HAProxy, dep *sta
 	return nil
 }
 
-func (p *Pipeline) runTests(ctx context.Context, command []string) (string, error) {
+// TestStageEnv is set, to the version being released, in the environment
+// of stage 2's tests. The end-to-end test of this pipeline (TestReplayIncident
+// in ci/cmd/release) checks it first and skips, even under CI: the tests of a
+// release must not start another release (and that one's tests another, for
+// ever); the run that set it is itself the pipeline being exercised.
+const TestStageEnv = "RELEASE_PIPELINE_TEST_STAGE"
+
+func (p *Pipeline) runTests(ctx context.Context, version string, command []string) (string, error) {
 	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
 	cmd.Dir = p.Stack.RepoRoot
-	// The end-to-end test of this pipeline skips itself under this variable:
-	// a release started by `go test` must not start another one.
-	cmd.Env = append(os.Environ(), "RELEASE_PIPELINE_TESTS=1")
+	cmd.Env = append(os.Environ(), TestStageEnv+"="+version)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(p.Err, "%s\n", tail(string(out), 4000))

@@ -58,3 +58,15 @@ func TestPushgatewayNeverDecidesTheOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestTestStageSetsTheRecursionGuard: stage 2's tests see TestStageEnv with
+// the version being released, which TestReplayIncident checks first.
+func TestTestStageSetsTheRecursionGuard(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	p := &Pipeline{Stack: stack.Config{RepoRoot: t.TempDir()}, Out: &out, Err: &out}
+	check := []string{"sh", "-c", `test "$` + TestStageEnv + `" = v2-guard`}
+	if _, err := p.runTests(context.Background(), "v2-guard", check); err != nil {
+		t.Errorf("the test stage's environment lacks %s=v2-guard: %v", TestStageEnv, err)
+	}
+}
