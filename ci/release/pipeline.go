@@ -35,8 +35,10 @@ type Options struct {
 	// Steps are the canary's traffic shares in percent, analysed one after
 	// the other; the default is a single step of 10%.
 	Steps []int
-	// SkipTests skips stage 2 (the end-to-end test runs the pipeline from
-	// inside `go test` and must not recurse).
+	// SkipTests skips stage 2: the deploy workflow's test job has just run
+	// the tests, and the end-to-end test runs the pipeline from inside
+	// `go test` (a test stage run for real is kept from recursing by
+	// TestStageEnv).
 	SkipTests bool
 	// TestCommand is stage 2's command line, run in the repository root.
 	TestCommand []string
