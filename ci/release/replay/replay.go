@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	ha := stack.HAProxy{Socket: cfg.Socket()}
 	haBefore, _ := ha.Stats(ctx)
 
-	say("=== replay: stable %s, %v user requests/s through %s (%.0f%% creations)", oldVersion, o.RPS, cfg.ProxyURL(), o.CreateShare*100)
+	say("=== replay: stable %s, %v user requests/s through %s (%.0f%% creations)", oldVersion, o.RPS, release.RedactURL(cfg.ProxyURL()), o.CreateShare*100)
 	say("=== scenario 1: release %s, which answers 500 to %.0f%% of its requests", o.BadVersion, o.FaultErrorRate*100)
 	if err := sleep(ctx, o.Settle); err != nil {
 		return rep, err
