@@ -3,7 +3,6 @@ package dashboards
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -268,63 +267,6 @@ func TestSubstitute(t *testing.T) {
 	want := `rate(x{job=~"a|b", track=~".*"}[1m]) + increase(y[1h])`
 	if got != want {
 		t.Errorf("Substitute = %q, want %q", got, want)
-	}
-}
-
-// TestProvisioning checks the Grafana provisioning files: a Prometheus
-// datasource, and a file provider whose path, once Grafana expands the
-// environment variable the README sets, is this folder.
-func TestProvisioning(t *testing.T) {
-	var dsFile struct {
-		APIVersion  int `yaml:"apiVersion"`
-		Datasources []struct {
-			Name, Type, URL, Access string
-		} `yaml:"datasources"`
-	}
-	readYAML(t, filepath.Join("provisioning", "datasources", "prometheus.yaml"), &dsFile)
-	if dsFile.APIVersion != 1 || len(dsFile.Datasources) != 1 {
-		t.Fatalf("datasource provisioning: %+v", dsFile)
-	}
-	if d := dsFile.Datasources[0]; d.Type != "prometheus" || d.Access != "proxy" || d.URL != "${PROMETHEUS_URL}" {
-		t.Errorf("datasource %+v, want a prometheus proxy datasource at ${PROMETHEUS_URL}", d)
-	}
-
-	var provFile struct {
-		APIVersion int `yaml:"apiVersion"`
-		Providers  []struct {
-			Name, Type, Folder string
-			Options            struct {
-				Path string `yaml:"path"`
-			} `yaml:"options"`
-		} `yaml:"providers"`
-	}
-	readYAML(t, filepath.Join("provisioning", "dashboards", "shortener.yaml"), &provFile)
-	if provFile.APIVersion != 1 || len(provFile.Providers) != 1 || provFile.Providers[0].Type != "file" {
-		t.Fatalf("dashboard provisioning: %+v", provFile)
-	}
-	here, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := os.Expand(provFile.Providers[0].Options.Path, func(k string) string {
-		if k == "SHORTENER_DASHBOARDS" {
-			return here
-		}
-		return "$" + k
-	})
-	for _, d := range mustLoad(t) {
-		if _, err := os.Stat(filepath.Join(path, d.File)); err != nil {
-			t.Errorf("provider path %q does not hold %s: %v", path, d.File, err)
-		}
-	}
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range []string{"SHORTENER_DASHBOARDS", "PROMETHEUS_URL", "paths.provisioning"} {
-		if !strings.Contains(string(readme), v) {
-			t.Errorf("README.md does not explain %s", v)
-		}
 	}
 }
 

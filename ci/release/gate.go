@@ -28,10 +28,24 @@ type GateResult struct {
 	JSON     map[string]any // the gate's --output json report, when it printed one
 }
 
+// Deadlines of the gate's runs. The gate bounds its own analysis
+// (--max-duration) and its calls out; these are the pipeline's backstop for
+// a gate that hangs anyway: it is killed, and a killed gate is an error,
+// which never promotes.
+const (
+	preflightTimeout = time.Minute
+	// gateGrace is how long past warmup plus analysis window `gate analyze`
+	// may take to report.
+	gateGrace = time.Minute
+)
+
 // gateCmd runs the gate binary; stdout is returned, stderr goes to p.Err.
 func (p *Pipeline) gateCmd(ctx context.Context, bin string, args ...string) ([]byte, int, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = p.Stack.RepoRoot
+	// Once the gate is killed, a child of it still holding stdout must not
+	// keep Wait waiting.
+	cmd.WaitDelay = 5 * time.Second
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, p.Err
 	err := cmd.Run()
@@ -56,6 +70,8 @@ func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
 	// budget is read from the stable track only: a canary that was rolled
 	// back is not production, and its errors must not freeze the fix that
 	// follows it.
+	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	defer cancel()
 	out, code, err := p.gateCmd(ctx, opt.GateBinary, "preflight",
 		"--prometheus", p.Stack.PrometheusURL(), "--config", opt.GateConfig,
 		"--selector", `job="shortener"`,
@@ -72,7 +88,10 @@ func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
 
 func (p *Pipeline) analyze(ctx context.Context, opt Options, pct int) GateResult {
 	t0 := time.Now()
-	out, code, err := p.gateCmd(ctx, opt.GateBinary, "analyze",
+	limit := opt.GateWarmup + opt.GateMaxDuration + p.grace()
+	gctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	out, code, err := p.gateCmd(gctx, opt.GateBinary, "analyze",
 		"--prometheus", p.Stack.PrometheusURL(),
 		"--config", opt.GateConfig,
 		"--canary", fmt.Sprintf(`track="canary",version=%q`, opt.Version),
@@ -90,6 +109,9 @@ func (p *Pipeline) analyze(ctx context.Context, opt Options, pct int) GateResult
 	switch {
 	case ctx.Err() != nil:
 		g.Verdict, g.Summary = VerdictError, fmt.Sprintf("interrupted after %s: %v", g.Duration.Round(100*time.Millisecond), ctx.Err())
+		return g
+	case gctx.Err() != nil:
+		g.Verdict, g.Summary = VerdictError, fmt.Sprintf("no verdict within %s (warmup, analysis window and %s grace): gate killed", limit.Round(time.Second), p.grace())
 		return g
 	case err != nil:
 		g.Verdict, g.Summary = VerdictError, err.Error()
@@ -114,6 +136,13 @@ func (p *Pipeline) analyze(ctx context.Context, opt Options, pct int) GateResult
 		g.Summary += fmt.Sprintf(" (exit %d) %s", code, firstLine(strings.TrimSpace(string(out))))
 	}
 	return g
+}
+
+func (p *Pipeline) grace() time.Duration {
+	if p.gateGrace > 0 {
+		return p.gateGrace
+	}
+	return gateGrace
 }
 
 // reason picks the gate's one-line explanation out of its JSON report.

@@ -1,10 +1,13 @@
 package release
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +18,6 @@ import (
 
 	pm "github.com/obsshort/shortener/ci/release/metricnames"
 )
-
-// StagePreflight is the stage label of `gate preflight`; the contract in
-// ci/release/metricnames has no constant for it.
-const StagePreflight = "preflight"
 
 // totals is what the pipeline carries from run to run so the counters it
 // pushes are cumulative (every push replaces the whole Pushgateway group).
@@ -36,16 +35,42 @@ type totals struct {
 	Outcome        string             `json:"outcome"`
 }
 
+// Deadlines of the pushes. A Pushgateway that accepts connections but never
+// answers must not hold a release: one push waits at most pushTimeout, and
+// all pushes of one run together at most pushBudget; after that the run
+// stops pushing (the totals stay in the state file, and the next run that
+// reaches the Pushgateway pushes them).
+const (
+	pushTimeout = 2 * time.Second
+	pushBudget  = 5 * time.Second
+)
+
+// errPushBudgetSpent says that earlier pushes of this run used up the time
+// the run may spend on the Pushgateway.
+var errPushBudgetSpent = errors.New("earlier pushes of this run timed out: not pushing again until the next run")
+
 // reporter pushes the pipeline's metrics to the Pushgateway after every
 // stage. A push failure is reported but never fails the release: the gate,
 // not the dashboard, decides.
 type reporter struct {
-	url, file string
-	t         totals
+	file string
+	t    totals
+
+	pusher  func() *push.Pusher // a Pusher for one push, credentials included
+	shown   string              // the Pushgateway's URL with the password redacted
+	urlErr  error               // the URL could not be parsed: every push fails with it
+	timeout time.Duration
+	budget  time.Duration // left for the pushes of this run
 }
 
 func newReporter(pushgatewayURL, stateDir string) (*reporter, error) {
-	r := &reporter{url: pushgatewayURL, file: filepath.Join(stateDir, "release-metrics.json")}
+	r := &reporter{
+		file:    filepath.Join(stateDir, "release-metrics.json"),
+		shown:   RedactURL(pushgatewayURL),
+		timeout: pushTimeout,
+		budget:  pushBudget,
+	}
+	r.pusher, r.urlErr = newPusher(pushgatewayURL)
 	b, err := os.ReadFile(r.file)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -68,16 +93,43 @@ func newReporter(pushgatewayURL, stateDir string) (*reporter, error) {
 	return r, nil
 }
 
-func (r *reporter) stage(name, result string, d time.Duration) error {
+// newPusher takes the credentials out of the URL and hands them to the
+// Pusher as basic auth, so no error message of the push library (which
+// print the URL they pushed to) can carry them.
+func newPusher(raw string) (func() *push.Pusher, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		// url.Parse's error repeats the raw URL: never show it.
+		return nil, fmt.Errorf("pushgateway URL %s is not an absolute http(s) URL", RedactURL(raw))
+	}
+	user := u.User
+	u.User = nil
+	clean := u.String()
+	// Timeout backs up the context's deadline for the whole exchange,
+	// body included.
+	client := &http.Client{Timeout: pushTimeout}
+	return func() *push.Pusher {
+		p := push.New(clean, pm.JobName).Client(client)
+		if user != nil {
+			pass, _ := user.Password()
+			p = p.BasicAuth(user.Username(), pass)
+		}
+		return p
+	}, nil
+}
+
+// stage records one stage's result. The push does not inherit ctx's
+// cancellation: an interrupted run still reports its last stages.
+func (r *reporter) stage(ctx context.Context, name, result string, d time.Duration) error {
 	k := name + "|" + result
 	r.t.StageRuns[k]++
 	r.t.StageDurations[k] = d.Seconds()
-	return r.flush()
+	return r.flush(ctx)
 }
 
 // run records the outcome of a whole run. restore is the time users were
 // exposed to a rolled-back canary (zero when there was none).
-func (r *reporter) run(version, revision, outcome string, end time.Time, restore time.Duration) error {
+func (r *reporter) run(ctx context.Context, version, revision, outcome string, end time.Time, restore time.Duration) error {
 	r.t.Runs[outcome]++
 	r.t.LastRun = float64(end.UnixNano()) / 1e9
 	switch outcome {
@@ -90,10 +142,11 @@ func (r *reporter) run(version, revision, outcome string, end time.Time, restore
 		r.t.RestoreSeconds, r.t.HasRestore = restore.Seconds(), true
 	}
 	r.t.Version, r.t.Revision, r.t.Outcome = version, revision, outcome
-	return r.flush()
+	return r.flush(ctx)
 }
 
-func (r *reporter) flush() error {
+// flush saves the totals, then pushes them within the deadlines above.
+func (r *reporter) flush(ctx context.Context) error {
 	b, err := json.MarshalIndent(r.t, "", "  ")
 	if err != nil {
 		return err
@@ -101,8 +154,19 @@ func (r *reporter) flush() error {
 	if err := os.WriteFile(r.file, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("save pipeline totals: %w", err)
 	}
-	if err := push.New(r.url, pm.JobName).Gatherer(r.registry()).Push(); err != nil {
-		return fmt.Errorf("push to %s: %w", r.url, err)
+	if r.urlErr != nil {
+		return r.urlErr
+	}
+	if r.budget <= 0 {
+		return fmt.Errorf("push to %s: %w", r.shown, errPushBudgetSpent)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(r.timeout, r.budget))
+	defer cancel()
+	t0 := time.Now()
+	err = r.pusher().Gatherer(r.registry()).PushContext(ctx)
+	r.budget -= time.Since(t0)
+	if err != nil {
+		return fmt.Errorf("push to %s: %w", r.shown, err)
 	}
 	return nil
 }

@@ -1,16 +1,21 @@
 package release
 
 import (
+	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	pm "github.com/obsshort/shortener/ci/release/metricnames"
+	"github.com/obsshort/shortener/internal/testenv"
 )
 
 // TestReporterCarriesTotals runs two releases' worth of reports through a
@@ -33,15 +38,16 @@ func TestReporterCarriesTotals(t *testing.T) {
 	}))
 	defer gw.Close()
 	dir := t.TempDir()
+	ctx := context.Background()
 
 	r1, err := newReporter(gw.URL, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r1.stage(pm.StageBuild, pm.ResultSuccess, 2*time.Second); err != nil {
+	if err := r1.stage(ctx, pm.StageBuild, pm.ResultSuccess, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := r1.run("v2-bad", "abc", pm.OutcomeRolledBack, time.Unix(1000, 0), 40*time.Second); err != nil {
+	if err := r1.run(ctx, "v2-bad", "abc", pm.OutcomeRolledBack, time.Unix(1000, 0), 40*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// A new process: totals come from the state file.
@@ -49,10 +55,10 @@ func TestReporterCarriesTotals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r2.stage(pm.StageBuild, pm.ResultSuccess, 3*time.Second); err != nil {
+	if err := r2.stage(ctx, pm.StageBuild, pm.ResultSuccess, 3*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := r2.run("v2", "def", pm.OutcomePromoted, time.Unix(2000, 0), 0); err != nil {
+	if err := r2.run(ctx, "v2", "def", pm.OutcomePromoted, time.Unix(2000, 0), 0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -129,4 +135,191 @@ func flatten(t *testing.T, r *reporter) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// deadPushgateway accepts connections and never answers: the worst case
+// for a push, worse than a refused connection.
+func deadPushgateway(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never read, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// TestDeadPushgatewayCostsAFewSeconds pushes a whole run's worth of stages
+// to a Pushgateway that never answers: every push fails, none waits past
+// its deadline, all of them together stay within the run's push budget,
+// and the totals are still saved for the next run.
+func TestDeadPushgatewayCostsAFewSeconds(t *testing.T) {
+	t.Parallel()
+	if pushTimeout > 3*time.Second || pushBudget > 10*time.Second {
+		t.Fatalf("push timeout %s, budget %s: a dead Pushgateway must cost a release only a few seconds", pushTimeout, pushBudget)
+	}
+	dir := t.TempDir()
+	r, err := newReporter("http://"+deadPushgateway(t), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	start := time.Now()
+	var errs []error
+	for range 8 {
+		t0 := time.Now()
+		errs = append(errs, r.stage(ctx, pm.StageBuild, pm.ResultSuccess, time.Second))
+		if d := time.Since(t0); d > pushTimeout+time.Second {
+			t.Errorf("one push took %s, deadline %s", d, pushTimeout)
+		}
+	}
+	errs = append(errs, r.run(ctx, "v2", "abc", pm.OutcomePromoted, time.Unix(1000, 0), 0))
+	took := time.Since(start)
+	if took > pushBudget+time.Second {
+		t.Errorf("9 pushes to a dead Pushgateway took %s, budget %s", took, pushBudget)
+	}
+	var timedOut, budgetSpent int
+	for i, err := range errs {
+		var ne net.Error
+		switch {
+		case err == nil:
+			t.Errorf("push %d to a dead Pushgateway succeeded", i)
+		case errors.Is(err, errPushBudgetSpent):
+			budgetSpent++
+		case errors.As(err, &ne) && ne.Timeout():
+			timedOut++
+		default:
+			t.Errorf("push %d: %v, want a timeout or the budget spent", i, err)
+		}
+	}
+	if timedOut == 0 || budgetSpent == 0 {
+		t.Errorf("%d pushes timed out and %d were skipped for the budget; want both (errors: %v)", timedOut, budgetSpent, errs)
+	}
+	// The next run starts from the saved totals.
+	next, err := newReporter("http://"+deadPushgateway(t), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := next.t.StageRuns[pm.StageBuild+"|"+pm.ResultSuccess]; got != 8 {
+		t.Errorf("saved build runs = %v, want 8", got)
+	}
+	if got := next.t.Runs[pm.OutcomePromoted]; got != 1 {
+		t.Errorf("saved promoted runs = %v, want 1", got)
+	}
+}
+
+// TestPushSurvivesCancellation: an interrupted run (Ctrl-C, a cancelled CI
+// job) still reports its last stages, within the push deadline.
+func TestPushSurvivesCancellation(t *testing.T) {
+	t.Parallel()
+	var pushes atomic.Int32
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pushes.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer gw.Close()
+	r, err := newReporter(gw.URL, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.stage(ctx, pm.StageRollback, pm.ResultSuccess, time.Second); err != nil {
+		t.Fatalf("push after cancellation: %v", err)
+	}
+	if pushes.Load() != 1 {
+		t.Errorf("%d pushes arrived, want 1", pushes.Load())
+	}
+}
+
+// TestPushCredentialsStayOutOfMessages: a Pushgateway URL with user:pass@
+// sends the credentials as basic auth, and no error message shows the
+// password, whether the Pushgateway refuses, answers an error or is dead.
+func TestPushCredentialsStayOutOfMessages(t *testing.T) {
+	t.Parallel()
+	const user, secret = "pipeline", "s3cret-Pa55"
+	var gotAuth atomic.Bool
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); ok && u == user && p == secret {
+			gotAuth.Store(true)
+		}
+		http.Error(w, "no space left", http.StatusInternalServerError)
+	}))
+	defer gw.Close()
+	withCreds := func(hostport string) string { return "http://" + user + ":" + secret + "@" + hostport }
+	refused := testenv.FreeAddr(t) // nothing listens there
+	for _, tt := range []struct{ name, url string }{
+		{"error answer", withCreds(strings.TrimPrefix(gw.URL, "http://"))},
+		{"dead", withCreds(deadPushgateway(t))},
+		{"refused", withCreds(refused)},
+		{"unparsable", "http://" + user + ":" + secret + "@host:port:x/%zz"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := newReporter(tt.url, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r.stage(context.Background(), pm.StageBuild, pm.ResultSuccess, time.Second)
+			if err == nil {
+				t.Fatal("push succeeded, want an error")
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error shows the password: %v", err)
+			}
+		})
+	}
+	if !gotAuth.Load() {
+		t.Error("the Pushgateway never got the URL's credentials as basic auth")
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	const secret = "s3cret"
+	tests := []struct {
+		in       string
+		keep     []string // what a reader still needs to see
+		wantSame bool     // nothing to hide: unchanged
+	}{
+		{in: "http://127.0.0.1:19091", wantSame: true},
+		{in: "https://prom.example.org/api/prom", wantSame: true},
+		{in: "http://ci:" + secret + "@127.0.0.1:19091/path", keep: []string{"ci", "127.0.0.1:19091", "/path"}},
+		{in: "https://:" + secret + "@prom.example.org", keep: []string{"prom.example.org"}},
+		{in: "http://ci:" + secret + "@host:port:x/%zz"}, // does not parse
+	}
+	for _, tt := range tests {
+		got := RedactURL(tt.in)
+		if strings.Contains(got, secret) {
+			t.Errorf("RedactURL(%q) = %q shows the password", tt.in, got)
+		}
+		if tt.wantSame && got != tt.in {
+			t.Errorf("RedactURL(%q) = %q, want it unchanged", tt.in, got)
+		}
+		for _, k := range tt.keep {
+			if !strings.Contains(got, k) {
+				t.Errorf("RedactURL(%q) = %q lost %q", tt.in, got, k)
+			}
+		}
+	}
 }

@@ -35,8 +35,10 @@ type Options struct {
 	// Steps are the canary's traffic shares in percent, analysed one after
 	// the other; the default is a single step of 10%.
 	Steps []int
-	// SkipTests skips stage 2 (the end-to-end test runs the pipeline from
-	// inside `go test` and must not recurse).
+	// SkipTests skips stage 2: the deploy workflow's test job has just run
+	// the tests, and the end-to-end test runs the pipeline from inside
+	// `go test` (a test stage run for real is kept from recursing by
+	// TestStageEnv).
 	SkipTests bool
 	// TestCommand is stage 2's command line, run in the repository root.
 	TestCommand []string
@@ -76,6 +78,8 @@ type Pipeline struct {
 	Stack stack.Config
 	Out   io.Writer // step lines and the summary
 	Err   io.Writer // output of the tools (go test, gate) on failure
+
+	gateGrace time.Duration // tests: instead of gateGrace
 }
 
 type exitError struct {
@@ -124,7 +128,7 @@ func (p *Pipeline) Run(ctx context.Context, opt Options) Result {
 		} else {
 			p.say("    ok (%s) %s", st.Duration.Round(time.Millisecond), detail)
 		}
-		if perr := rep.stage(name, st.Result, st.Duration); perr != nil {
+		if perr := rep.stage(ctx, name, st.Result, st.Duration); perr != nil {
 			p.say("    warning: metrics not pushed: %v", perr)
 		}
 		return err
@@ -154,7 +158,7 @@ func (p *Pipeline) Run(ctx context.Context, opt Options) Result {
 	if res.Outcome == pm.OutcomeRolledBack && !res.CanaryTraffic.IsZero() {
 		exposed = res.Done.Sub(res.CanaryTraffic)
 	}
-	if perr := rep.run(opt.Version, opt.Revision, res.Outcome, end, exposed); perr != nil {
+	if perr := rep.run(ctx, opt.Version, opt.Revision, res.Outcome, end, exposed); perr != nil {
 		p.say("warning: run metrics not pushed: %v", perr)
 	}
 	p.say("")
@@ -232,7 +236,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 		skip(2, pm.StageTest, "--skip-tests")
 		p.say("    tests: skipped (--skip-tests)")
 	} else if err := stage(2, pm.StageTest, strings.Join(opt.TestCommand, " "), func() (string, error) {
-		return p.runTests(ctx, opt.TestCommand)
+		return p.runTests(ctx, opt.Version, opt.TestCommand)
 	}); err != nil {
 		return blocked(err)
 	}
@@ -243,7 +247,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 		return blocked(err)
 	}
 
-	if err := stage(4, StagePreflight, "gate preflight: no release into an ongoing incident", func() (string, error) {
+	if err := stage(4, pm.StagePreflight, "gate preflight: no release into an ongoing incident", func() (string, error) {
 		return p.preflight(ctx, opt)
 	}); err != nil {
 		return blocked(err)
@@ -318,12 +322,17 @@ func (p *Pipeline) rollbackAfter(ctx context.Context, ha stack.HAProxy, dep *sta
 	return nil
 }
 
-func (p *Pipeline) runTests(ctx context.Context, command []string) (string, error) {
+// TestStageEnv is set, to the version being released, in the environment
+// of stage 2's tests. The end-to-end test of this pipeline (TestReplayIncident
+// in ci/cmd/release) checks it first and skips, even under CI: the tests of a
+// release must not start another release (and that one's tests another, for
+// ever); the run that set it is itself the pipeline being exercised.
+const TestStageEnv = "RELEASE_PIPELINE_TEST_STAGE"
+
+func (p *Pipeline) runTests(ctx context.Context, version string, command []string) (string, error) {
 	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
 	cmd.Dir = p.Stack.RepoRoot
-	// The end-to-end test of this pipeline skips itself under this variable:
-	// a release started by `go test` must not start another one.
-	cmd.Env = append(os.Environ(), "RELEASE_PIPELINE_TESTS=1")
+	cmd.Env = append(os.Environ(), TestStageEnv+"="+version)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(p.Err, "%s\n", tail(string(out), 4000))
@@ -365,7 +374,7 @@ func (p *Pipeline) Abort(ctx context.Context) (bool, error) {
 		result = pm.ResultFailure
 	}
 	if rep, rerr := newReporter(p.Stack.PushgatewayURL(), p.Stack.StateDir); rerr == nil {
-		if perr := rep.stage(pm.StageRollback, result, time.Since(t0)); perr != nil {
+		if perr := rep.stage(ctx, pm.StageRollback, result, time.Since(t0)); perr != nil {
 			p.say("warning: metrics not pushed: %v", perr)
 		}
 	}

@@ -1,5 +1,7 @@
-// The hosted workflows in .github/workflows run this pipeline's tests on
-// every pull request and deploy from main; these tests keep them valid.
+// The hosted workflows in .github/workflows run the tests on every pull
+// request and deploy from main through this pipeline; these tests keep
+// them valid.
+
 package release
 
 import (

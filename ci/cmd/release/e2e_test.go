@@ -7,10 +7,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	osexec "os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/obsshort/shortener/ci/release"
 	"github.com/obsshort/shortener/internal/testenv"
 )
 
@@ -20,8 +22,11 @@ import (
 // failed by the gate and rolled back with under 1% user errors and no link
 // lost, and a healthy version promoted with zero failed requests.
 func TestReplayIncident(t *testing.T) {
-	if os.Getenv("RELEASE_PIPELINE_TESTS") == "1" {
-		t.Skip("running inside the release pipeline's own test stage: a release must not start another")
+	// The recursion guard comes first and holds under CI too: the release
+	// pipeline's test stage sets it, and that pipeline run is the thing
+	// being exercised; starting a release from its tests would recurse.
+	if v := os.Getenv(release.TestStageEnv); v != "" {
+		t.Skipf("inside the test stage of the release of %s (%s is set): a release must not start another", v, release.TestStageEnv)
 	}
 	for _, tool := range []string{"prometheus", "prometheus-pushgateway", "haproxy", "go"} {
 		testenv.RequireTool(t, tool)
@@ -102,6 +107,26 @@ func TestReplayIncident(t *testing.T) {
 	}
 	if !strings.Contains(out, "canary=") || !strings.Contains(out, "maint") {
 		t.Errorf("after the replay the canary server should be in maintenance:\n%s", out)
+	}
+}
+
+// TestRecursionGuard runs TestReplayIncident as the release pipeline's test
+// stage would, under CI: it must skip at once (a release inside a release's
+// tests would recurse), not start a stack.
+func TestRecursionGuard(t *testing.T) {
+	if os.Getenv(release.TestStageEnv) != "" {
+		t.Skipf("%s is set: this run is the child", release.TestStageEnv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := osexec.CommandContext(ctx, os.Args[0], "-test.run", "^TestReplayIncident$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CI=true", release.TestStageEnv+"=v9-guard")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("TestReplayIncident inside a test stage: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- SKIP: TestReplayIncident") || !strings.Contains(string(out), "v9-guard") {
+		t.Fatalf("TestReplayIncident inside the test stage of v9-guard did not skip for it:\n%s", out)
 	}
 }
 

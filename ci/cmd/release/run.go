@@ -33,13 +33,20 @@ Every command takes --state DIR (env RELEASE_STATE_DIR, default ./.state/stack).
 Run "release <command> -h" for its flags.
 `
 
-// exitCode is an error that carries the process exit code.
+// exitCode is an error that carries the process exit code. A nil err
+// means the reason was printed already (usage, flag errors).
 type exitCode struct {
 	code int
-	msg  string
+	err  error
 }
 
-func (e exitCode) Error() string { return e.msg }
+func (e exitCode) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+func (e exitCode) Unwrap() error { return e.err }
 func (e exitCode) ExitCode() int { return e.code }
 
 // run is the whole program; main passes the process environment in so that
@@ -47,13 +54,13 @@ func (e exitCode) ExitCode() int { return e.code }
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
 		fmt.Fprint(stderr, usage)
-		return exitCode{3, ""}
+		return exitCode{3, nil}
 	}
 	switch args[1] {
 	case "stack":
 		if len(args) < 3 {
 			fmt.Fprint(stderr, usage)
-			return exitCode{3, ""}
+			return exitCode{3, nil}
 		}
 		return runStack(ctx, args[2], args[3:], getenv, stdout, stderr)
 	case "release":
@@ -67,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[1], usage)
-		return exitCode{3, ""}
+		return exitCode{3, nil}
 	}
 }
 
@@ -140,7 +147,7 @@ func resolveAndLoad(c *common) (stack.Config, error) {
 	}
 	cfg, err := loadStack(*c)
 	if err != nil {
-		return cfg, exitCode{3, err.Error()}
+		return cfg, exitCode{3, err}
 	}
 	return cfg, nil
 }
@@ -165,7 +172,7 @@ func runStack(ctx context.Context, sub string, args []string, getenv func(string
 		binary    = fs.String("binary", "", "use this shortener binary as the first stable instead of building")
 	)
 	if err := fs.Parse(args); err != nil {
-		return exitCode{3, ""}
+		return exitCode{3, nil}
 	}
 	if err := c.resolve(); err != nil {
 		return err
@@ -223,7 +230,7 @@ func runStack(ctx context.Context, sub string, args []string, getenv func(string
 		return cfg.Status(ctx, stdout)
 	default:
 		fmt.Fprintf(stderr, "unknown stack command %q (up, down, status)\n", sub)
-		return exitCode{3, ""}
+		return exitCode{3, nil}
 	}
 }
 
@@ -278,27 +285,28 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 	revision := fs.String("revision", "", "revision stamped into the binary (default: git HEAD)")
 	fault := fs.Float64("fault-error-rate", 0, "game days: share of the canary's requests answered 500")
 	if err := fs.Parse(args); err != nil {
-		return exitCode{3, ""}
+		return exitCode{3, nil}
 	}
 	if *version == "" {
 		fmt.Fprintln(stderr, "release: --version is required")
-		return exitCode{3, ""}
+		return exitCode{3, nil}
+	}
+	// Flags first: a mistyped flag is reported before the stack is looked at.
+	opt, err := rf.options(*version, *revision, *fault)
+	if err != nil {
+		return exitCode{3, err}
 	}
 	cfg, err := resolveAndLoad(&c)
 	if err != nil {
 		return err
 	}
-	if *revision == "" {
-		*revision = stack.GitRevision(ctx, c.repo)
-	}
-	opt, err := rf.options(*version, *revision, *fault)
-	if err != nil {
-		return exitCode{3, err.Error()}
+	if opt.Revision == "" {
+		opt.Revision = stack.GitRevision(ctx, c.repo)
 	}
 	p := &release.Pipeline{Stack: cfg, Out: stdout, Err: stderr}
 	res := p.Run(ctx, opt)
 	if res.ExitCode != 0 {
-		return exitCode{res.ExitCode, ""}
+		return exitCode{res.ExitCode, nil}
 	}
 	return nil
 }
@@ -320,23 +328,24 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	fs.DurationVar(&o.RollbackDeadline, "rollback-deadline", 90*time.Second, "longest allowed from canary traffic to rollback")
 	fs.Float64Var(&o.MaxErrorShare, "max-error-share", 0.01, "largest allowed share of user requests answered 5xx")
 	if err := fs.Parse(args); err != nil {
-		return exitCode{3, ""}
+		return exitCode{3, nil}
+	}
+	opt, err := rf.options("x", "", 0)
+	if err != nil {
+		return exitCode{3, err}
 	}
 	cfg, err := resolveAndLoad(&c)
 	if err != nil {
 		return err
 	}
-	opt, err := rf.options("x", stack.GitRevision(ctx, c.repo), 0)
-	if err != nil {
-		return exitCode{3, err.Error()}
-	}
+	opt.Revision = stack.GitRevision(ctx, c.repo)
 	o.Release = opt
 	rep, err := replay.Run(ctx, cfg, o, stdout, stderr)
 	if err != nil {
-		return exitCode{3, err.Error()}
+		return exitCode{3, err}
 	}
 	if !rep.Passed() {
-		return exitCode{1, "replay-incident: some checks failed"}
+		return exitCode{1, errors.New("replay-incident: some checks failed")}
 	}
 	return nil
 }
@@ -347,7 +356,7 @@ func runRollback(ctx context.Context, args []string, getenv func(string) string,
 	var c common
 	c.register(fs, getenv)
 	if err := fs.Parse(args); err != nil {
-		return exitCode{3, ""}
+		return exitCode{3, nil}
 	}
 	cfg, err := resolveAndLoad(&c)
 	if err != nil {
@@ -355,7 +364,7 @@ func runRollback(ctx context.Context, args []string, getenv func(string) string,
 	}
 	p := &release.Pipeline{Stack: cfg, Out: stdout, Err: stderr}
 	if _, err := p.Abort(ctx); err != nil {
-		return exitCode{3, err.Error()}
+		return exitCode{3, err}
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ const (
 	StageBuild     = "build"
 	StageTest      = "test"
 	StageSmoke     = "smoke"
-	StagePreflight = "preflight" // gate preflight: Prometheus sees both tracks
+	StagePreflight = "preflight" // gate preflight: no release while an alert fires or the budget is spent
 	StageCanary    = "canary"
 	StageGate      = "gate"
 	StagePromote   = "promote"
@@ -75,6 +75,11 @@ const (
 	OutcomeRolledBack = "rolled_back" // canary reached users and was rolled back
 	OutcomeFailed     = "failed"      // the pipeline stopped before any user saw the change
 )
+
+// Stages lists the values of LabelStage, in pipeline order.
+func Stages() []string {
+	return []string{StageBuild, StageTest, StageSmoke, StagePreflight, StageCanary, StageGate, StagePromote, StageRollback}
+}
 
 // Names lists every metric the pipeline pushes, plus the Pushgateway's own
 // push_time_seconds.

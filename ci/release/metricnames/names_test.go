@@ -40,3 +40,19 @@ func TestNamesFollowPrometheusConventions(t *testing.T) {
 		}
 	}
 }
+
+func TestStagesAreDistinctLabelValues(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range Stages() {
+		if seen[s] {
+			t.Errorf("stage %s listed twice", s)
+		}
+		seen[s] = true
+		if !metricName.MatchString(s) {
+			t.Errorf("stage %q is not a snake_case label value", s)
+		}
+	}
+	if len(seen) != 8 {
+		t.Errorf("%d stages, want the pipeline's 8 (build to promote or rollback)", len(seen))
+	}
+}

@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	ha := stack.HAProxy{Socket: cfg.Socket()}
 	haBefore, _ := ha.Stats(ctx)
 
-	say("=== replay: stable %s, %v user requests/s through %s (%.0f%% creations)", oldVersion, o.RPS, cfg.ProxyURL(), o.CreateShare*100)
+	say("=== replay: stable %s, %v user requests/s through %s (%.0f%% creations)", oldVersion, o.RPS, release.RedactURL(cfg.ProxyURL()), o.CreateShare*100)
 	say("=== scenario 1: release %s, which answers 500 to %.0f%% of its requests", o.BadVersion, o.FaultErrorRate*100)
 	if err := sleep(ctx, o.Settle); err != nil {
 		return rep, err
@@ -245,18 +245,24 @@ func pushgatewayHas(ctx context.Context, cfg stack.Config, version, outcome stri
 	return false, fmt.Sprintf("no %s{job=%q,version=%q,outcome=%q} on the pushgateway", pm.Info, pm.JobName, version, outcome)
 }
 
+// getTimeout bounds one read of a /metrics page: a hung endpoint fails
+// its check instead of holding the replay.
+const getTimeout = 5 * time.Second
+
 func getLines(ctx context.Context, url string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, getTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("GET %s: bad URL", release.RedactURL(url))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, err // net/http hides the password in its errors
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", release.RedactURL(url), resp.Status)
 	}
 	var lines []string
 	sc := bufio.NewScanner(resp.Body)

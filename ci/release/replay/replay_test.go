@@ -1,6 +1,15 @@
 package replay
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestLabel(t *testing.T) {
 	line := `release_info{instance="",job="release",outcome="rolled_back",revision="d253ade",version="v2-bad-1"} 1`
@@ -37,5 +46,60 @@ func TestStatDelta(t *testing.T) {
 		if got := statDelta(before, after, tt.row, "wretr"); got != tt.want {
 			t.Errorf("statDelta(%s) = %d, want %d", tt.row, got, tt.want)
 		}
+	}
+}
+
+// TestGetLinesHasADeadline: a /metrics endpoint that accepts the connection
+// and never answers fails the read after getTimeout, not never.
+func TestGetLinesHasADeadline(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	held := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held <- c // never answered
+		}
+	}()
+	defer func() {
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	}()
+	t0 := time.Now()
+	_, err = getLines(context.Background(), "http://"+l.Addr().String()+"/metrics")
+	took := time.Since(t0)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("getLines from a silent endpoint: %v, want a timeout", err)
+	}
+	if took > getTimeout+time.Second {
+		t.Errorf("getLines took %s, deadline %s", took, getTimeout)
+	}
+}
+
+// TestGetLinesHidesThePassword: an error answer names the URL without its
+// password.
+func TestGetLinesHidesThePassword(t *testing.T) {
+	const secret = "s3cret-Pa55"
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	u := strings.Replace(srv.URL, "http://", "http://ci:"+secret+"@", 1) + "/metrics"
+	_, err := getLines(context.Background(), u)
+	if err == nil {
+		t.Fatal("a 404 answer gave no error")
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("error shows the password: %v", err)
+	}
+	if !strings.Contains(err.Error(), strings.TrimPrefix(srv.URL, "http://")) {
+		t.Errorf("error %v does not say which endpoint failed", err)
 	}
 }
