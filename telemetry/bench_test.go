@@ -72,7 +72,7 @@ func BenchmarkInstrumented(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := NewMetrics(NewRegistry())
+	m := NewMetrics(NewRegistry(), testResults)
 	m.InitHTTP(testRoutes)
 	runBench(b, benchRouter(tr.Middleware, m.Middleware))
 }
@@ -83,7 +83,7 @@ func BenchmarkInstrumentedAccessLog(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := NewMetrics(NewRegistry())
+	m := NewMetrics(NewRegistry(), testResults)
 	runBench(b, benchRouter(tr.Middleware, m.Middleware, AccessLog(NewLogger(io.Discard, slog.LevelInfo))))
 }
 
@@ -96,12 +96,12 @@ func BenchmarkInstrumentedSampled(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = tr.Shutdown(b.Context()) })
-	m := NewMetrics(NewRegistry())
+	m := NewMetrics(NewRegistry(), testResults)
 	runBench(b, benchRouter(tr.Middleware, m.Middleware))
 }
 
 // BenchmarkMetricsOnly is the metrics middleware alone.
 func BenchmarkMetricsOnly(b *testing.B) {
-	m := NewMetrics(NewRegistry())
+	m := NewMetrics(NewRegistry(), testResults)
 	runBench(b, benchRouter(m.Middleware))
 }

@@ -45,7 +45,7 @@ func TestLogsCarryTheSpanTraceID(t *testing.T) {
 	var buf syncBuffer
 	logger := NewLogger(&buf, slog.LevelInfo)
 	tr, exp := memTracing(t, nil)
-	h := testRouter(tr, NewMetrics(nil), logger)
+	h := testRouter(tr, NewMetrics(nil, testResults), logger)
 	w := serve(h, "GET", "/abc?secret=hunter2", http.Header{"Traceparent": {traceparent}, "Authorization": {"Bearer sekrit"}})
 	if w.Code != http.StatusFound {
 		t.Fatalf("status %d", w.Code)

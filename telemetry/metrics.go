@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,15 +10,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Known values of the business labels. They are created at zero by
-// NewMetrics so that increase() sees the first event of each.
-var (
-	LinkResults     = []string{"created", "conflict", "invalid", "error"}
-	RedirectResults = []string{"found", "not_found", "expired", "deleted"}
-	// StoreOps are the store operations whose series NewMetrics creates at
-	// zero; other operation names still work and appear on first use.
-	StoreOps = []string{"create", "get", "delete", "add_visits", "ready"}
-)
+// Results are the values of the result label that the app reports. The app
+// owns them (telemetry knows nothing of links); NewMetrics creates each
+// series at zero so that increase() sees its first event. Other values
+// still count, from their first use.
+type Results struct {
+	LinkCreated []string // shortener_links_created_total
+	Redirect    []string // shortener_redirects_total
+}
 
 // Metrics holds every metric family of names.go. A nil *Metrics is valid
 // and records nothing (the app passes nil when telemetry is off).
@@ -47,14 +47,16 @@ type Metrics struct {
 }
 
 // NewMetrics creates every family listed in names.go (except build info,
-// see RegisterBuildInfo) and registers them on reg. Business label values
-// are created at zero. reg may be nil (nothing is registered; for tests).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// see RegisterBuildInfo, and the families of Tracing and BufferedWriter)
+// and registers them on reg. The business label values of results, the
+// cache and flush results and StoreOps are created at zero. reg may be nil
+// (nothing is registered; for tests).
+func NewMetrics(reg prometheus.Registerer, results Results) *Metrics {
 	m := &Metrics{
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:                            MetricHTTPRequestDuration,
 			Help:                            "Duration of HTTP server requests, by route pattern, method and status code.",
-			Buckets:                         DurationBuckets,
+			Buckets:                         DurationBuckets(),
 			NativeHistogramBucketFactor:     1.1,
 			NativeHistogramMaxBucketNumber:  160,
 			NativeHistogramMinResetDuration: time.Hour,
@@ -65,16 +67,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		linksCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricLinksCreated,
-			Help: "Link creation attempts, by result (created, conflict, invalid, error).",
+			Help: "Link creation attempts, by result" + listed(results.LinkCreated) + ".",
 		}, []string{LabelResult}),
 		redirects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricRedirects,
-			Help: "Redirect lookups, by result (found, not_found, expired, deleted).",
+			Help: "Redirect lookups, by result" + listed(results.Redirect) + ".",
 		}, []string{LabelResult}),
 		storeDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    MetricStoreOperationDuration,
 			Help:    "Duration of store (SQLite) operations, by operation.",
-			Buckets: StoreDurationBuckets,
+			Buckets: StoreDurationBuckets(),
 		}, []string{LabelOp}),
 		storeErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricStoreErrors,
@@ -100,13 +102,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		redirectCounters: map[string]prometheus.Counter{},
 	}
 	m.observers.Store(&map[seriesKey]prometheus.Observer{})
-	for _, r := range LinkResults {
+	for _, r := range results.LinkCreated {
 		m.linkCounters[r] = m.linksCreated.WithLabelValues(r)
 	}
-	for _, r := range RedirectResults {
+	for _, r := range results.Redirect {
 		m.redirectCounters[r] = m.redirects.WithLabelValues(r)
 	}
-	for _, op := range StoreOps {
+	for _, op := range StoreOps() {
 		m.storeDur.WithLabelValues(op)
 		m.storeErrs.WithLabelValues(op)
 	}
@@ -124,8 +126,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// LinkCreated counts one link creation attempt: created, conflict, invalid
-// or error.
+// listed returns " (a, b, c)" for a help text, or "" for no values.
+func listed(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(values, ", ") + ")"
+}
+
+// LinkCreated counts one link creation attempt by its result (one of
+// Results.LinkCreated).
 func (m *Metrics) LinkCreated(result string) {
 	if m == nil {
 		return
@@ -137,7 +147,8 @@ func (m *Metrics) LinkCreated(result string) {
 	m.linksCreated.WithLabelValues(result).Inc()
 }
 
-// Redirect counts one redirect lookup: found, not_found, expired or deleted.
+// Redirect counts one redirect lookup by its result (one of
+// Results.Redirect).
 func (m *Metrics) Redirect(result string) {
 	if m == nil {
 		return

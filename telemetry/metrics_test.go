@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ import (
 
 func TestMiddlewareLabels(t *testing.T) {
 	reg := NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	h := testRouter(nil, m, nil)
 	tests := []struct {
 		name, method, target string
@@ -74,7 +75,7 @@ func TestMiddlewareLabels(t *testing.T) {
 
 func TestMiddlewarePanicCountsAs500(t *testing.T) {
 	reg := NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	h := testRouter(nil, m, nil)
 	func() {
 		defer func() {
@@ -93,7 +94,7 @@ func TestMiddlewarePanicCountsAs500(t *testing.T) {
 }
 
 func TestActiveRequestsGauge(t *testing.T) {
-	m := NewMetrics(prometheus.NewRegistry())
+	m := NewMetrics(prometheus.NewRegistry(), testResults)
 	entered, release := make(chan struct{}), make(chan struct{})
 	r := testRouter(nil, m, nil)
 	r.Get("/slow/x", func(w http.ResponseWriter, r *http.Request) {
@@ -115,7 +116,7 @@ func TestActiveRequestsGauge(t *testing.T) {
 
 func TestInitHTTPCreatesSeriesAtZero(t *testing.T) {
 	reg := NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	m.InitHTTP(testRoutes)
 	want := []struct{ route, method, status string }{
 		{"/{code}", "GET", "302"},
@@ -169,7 +170,7 @@ func TestInitHTTPCreatesSeriesAtZero(t *testing.T) {
 
 func TestBusinessMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	m.LinkCreated("created")
 	m.LinkCreated("created")
 	m.LinkCreated("conflict")
@@ -205,8 +206,8 @@ func TestBusinessMetrics(t *testing.T) {
 			t.Errorf("check %d: got %v, want %v", i, got, c.want)
 		}
 	}
-	if n := collectAndCount(t, m.storeDur); n != len(StoreOps) {
-		t.Errorf("store duration series %d, want %d", n, len(StoreOps))
+	if n := collectAndCount(t, m.storeDur); n != len(StoreOps()) {
+		t.Errorf("store duration series %d, want %d", n, len(StoreOps()))
 	}
 	m.SetFaultInjection(false)
 	if got := toFloat64(t, m.fault); got != 0 {
@@ -217,9 +218,13 @@ func TestBusinessMetrics(t *testing.T) {
 func TestAllFamiliesExported(t *testing.T) {
 	reg := NewRegistry()
 	RegisterBuildInfo(reg)
-	NewMetrics(reg) // no InitHTTP: every family must exist regardless
+	NewMetrics(reg, testResults) // no InitHTTP: every family must exist regardless
 	var tr *Tracing
 	if err := tr.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	var logs *BufferedWriter
+	if err := logs.RegisterMetrics(reg); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()
@@ -294,7 +299,7 @@ func TestBuildInfo(t *testing.T) {
 // is fixed by InitHTTP before any traffic.
 func TestCardinalityBounded(t *testing.T) {
 	reg := NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	m.InitHTTP(testRoutes)
 	tr, _ := memTracing(t, nil)
 	if err := tr.RegisterMetrics(reg); err != nil {
@@ -350,7 +355,7 @@ var exemplarRE = regexp.MustCompile(`http_server_request_duration_seconds_bucket
 
 func TestExemplarCarriesTraceID(t *testing.T) {
 	reg := NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	tr, exp := memTracing(t, nil)
 	h := testRouter(tr, m, nil)
 	serve(h, "GET", "/abc", nil)
@@ -408,7 +413,7 @@ func TestExemplarCarriesTraceID(t *testing.T) {
 
 func TestNoExemplarWhenNotSampled(t *testing.T) {
 	reg := NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	// No endpoint: spans are not sampled (but have ids).
 	tr, err := SetupTracing(t.Context(), mapEnv(nil), "shortener-test", "v0")
 	if err != nil {
@@ -441,10 +446,15 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	promtool := testenv.RequireTool(t, "promtool")
 	reg := NewRegistry()
 	RegisterBuildInfo(reg)
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	m.InitHTTP(testRoutes)
 	tr, _ := memTracing(t, nil)
 	if err := tr.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	logs := NewBufferedWriter(io.Discard, 1<<10, time.Hour, nil)
+	defer logs.Close()
+	if err := logs.RegisterMetrics(reg); err != nil {
 		t.Fatal(err)
 	}
 	h := testRouter(tr, m, nil)
@@ -466,6 +476,12 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Fatalf("content type %q", ct)
 	}
+	// promtool lints what it is given: make sure that is the whole contract.
+	for _, name := range ExportedMetricNames() {
+		if !strings.Contains(rec.Body.String(), "# TYPE "+name+" ") {
+			t.Errorf("scrape lacks %s: promtool would not check it", name)
+		}
+	}
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(rec.Body.Bytes())
 	out, err := cmd.CombinedOutput()
@@ -478,7 +494,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 // wrapped writer still reaches the connection's features through Unwrap.
 func TestWriterKeepsResponseController(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	tr, _ := memTracing(t, nil)
 	r := testRouter(tr, m, NewLogger(io.Discard, 0))
 	errs := make(chan error, 4)
@@ -518,5 +534,48 @@ func TestWriterKeepsResponseController(t *testing.T) {
 	}
 	if h, ok := histSeries(t, reg, "/stream", "GET", "200"); !ok || h.GetSampleCount() != 1 {
 		t.Errorf("streamed request not recorded")
+	}
+}
+
+// TestResultsComeFromTheCaller: the result series created at zero are
+// exactly the values the app passes in (telemetry declares none of its
+// own), and a value outside them still counts from its first use.
+func TestResultsComeFromTheCaller(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, Results{LinkCreated: []string{"made", "refused"}, Redirect: []string{"sent"}})
+	values := func(family string) []string {
+		var out []string
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != family {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				for _, l := range s.GetLabel() {
+					if l.GetName() == LabelResult {
+						out = append(out, l.GetValue()+"="+fmt.Sprint(s.GetCounter().GetValue()))
+					}
+				}
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := values(MetricLinksCreated), []string{"made=0", "refused=0"}; !slices.Equal(got, want) {
+		t.Errorf("%s series %v, want %v", MetricLinksCreated, got, want)
+	}
+	if got, want := values(MetricRedirects), []string{"sent=0"}; !slices.Equal(got, want) {
+		t.Errorf("%s series %v, want %v", MetricRedirects, got, want)
+	}
+	m.LinkCreated("made")
+	m.Redirect("lost")
+	if got, want := values(MetricLinksCreated), []string{"made=1", "refused=0"}; !slices.Equal(got, want) {
+		t.Errorf("%s series %v, want %v", MetricLinksCreated, got, want)
+	}
+	if got, want := values(MetricRedirects), []string{"lost=1", "sent=0"}; !slices.Equal(got, want) {
+		t.Errorf("%s series %v, want %v", MetricRedirects, got, want)
 	}
 }

@@ -473,7 +473,7 @@ func TestOTLPExportToRealReceiver(t *testing.T) {
 		t.Fatal("not exporting with an endpoint set")
 	}
 	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	app := httptest.NewServer(testRouter(tr, m, nil))
 	defer app.Close()
 
@@ -570,7 +570,7 @@ func TestCollectorDownDoesNotSlowRequests(t *testing.T) {
 			}
 			var logs syncBuffer
 			tr.SetLogger(NewLogger(&logs, slog.LevelInfo))
-			app := httptest.NewServer(testRouter(tr, NewMetrics(reg), nil))
+			app := httptest.NewServer(testRouter(tr, NewMetrics(reg, testResults), nil))
 			defer app.Close()
 			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
