@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -117,9 +118,22 @@ func (t *Tracing) StartStoreSpan(ctx context.Context, op string) (context.Contex
 		if err != nil && span.IsRecording() {
 			// The error text may quote user data: record only its type.
 			span.SetStatus(codes.Error, op+" failed")
-			span.SetAttributes(attribute.String("error.type", fmt.Sprintf("%T", err)))
+			span.SetAttributes(attribute.String("error.type", errorType(err)))
 		}
 		span.End()
+	}
+}
+
+// errorType names the kind of err for the error.type attribute: the Go
+// type of the innermost error of a chain of wraps (the *fmt.wrapError of
+// fmt.Errorf("...: %w") says nothing of the kind). Never its text.
+func errorType(err error) string {
+	for {
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			return fmt.Sprintf("%T", err)
+		}
+		err = inner
 	}
 }
 

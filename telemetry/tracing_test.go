@@ -4,10 +4,12 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,22 +168,73 @@ func TestServerAndStoreSpans(t *testing.T) {
 	}
 }
 
+// storeFailure is an error type of the test's own, with user data in its
+// text.
+type storeFailure struct{ code string }
+
+func (e storeFailure) Error() string { return "no space left while storing " + e.code }
+
+// TestStoreSpanError: a failed store operation marks its span as an error
+// and names the kind of error in error.type (the Go type of the innermost
+// wrapped error, as documented), never its text, which may quote user data.
 func TestStoreSpanError(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		kind error // the error whose type names the kind
+	}{
+		{"sentinel", io.ErrUnexpectedEOF, io.ErrUnexpectedEOF},
+		{"own type", storeFailure{code: "secret-alias"}, storeFailure{}},
+		// A wrap says nothing of the kind: the innermost error does.
+		{"wrapped", fmt.Errorf("insert secret-alias: %w", storeFailure{code: "secret-alias"}), storeFailure{}},
+		{"wrapped twice", fmt.Errorf("tx: %w", fmt.Errorf("insert: %w", io.ErrUnexpectedEOF)), io.ErrUnexpectedEOF},
+	}
+	seen := map[string]string{}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, exp := memTracing(t, nil)
+			_, end := tr.StartStoreSpan(context.Background(), "create")
+			end(tc.err)
+			s, ok := spanByName(exp.GetSpans(), "sqlite create")
+			if !ok {
+				t.Fatal("no store span")
+			}
+			if s.Status.Code != codes.Error {
+				t.Errorf("status %v, want error", s.Status)
+			}
+			got := attrMap(s.Attributes)["error.type"]
+			if want := reflect.TypeOf(tc.kind).String(); got == "" || got != want {
+				t.Errorf("error.type %q, want the type of the error's kind %q", got, want)
+			}
+			for _, leak := range []string{tc.err.Error(), "secret-alias", "unexpected EOF"} {
+				if strings.Contains(s.Status.Description, leak) || strings.Contains(got, leak) {
+					t.Errorf("error text %q leaked into the span: status %q, error.type %q", leak, s.Status.Description, got)
+				}
+			}
+			seen[tc.name] = got
+		})
+	}
+	// Different kinds of error are told apart.
+	if seen["sentinel"] == seen["own type"] {
+		t.Errorf("error.type does not tell kinds apart: %v", seen)
+	}
+}
+
+// TestStoreSpanSuccessHasNoError: the counterpart, so that the error
+// marking above cannot be unconditional.
+func TestStoreSpanSuccessHasNoError(t *testing.T) {
 	tr, exp := memTracing(t, nil)
-	_, end := tr.StartStoreSpan(context.Background(), "create")
-	end(io.ErrUnexpectedEOF)
-	s, ok := spanByName(exp.GetSpans(), "sqlite create")
+	_, end := tr.StartStoreSpan(context.Background(), "get")
+	end(nil)
+	s, ok := spanByName(exp.GetSpans(), "sqlite get")
 	if !ok {
 		t.Fatal("no store span")
 	}
-	if s.Status.Code != codes.Error {
-		t.Errorf("status %v, want error", s.Status)
+	if s.Status.Code == codes.Error {
+		t.Errorf("status %v on success", s.Status)
 	}
-	if strings.Contains(s.Status.Description, "unexpected EOF") {
-		t.Errorf("error text leaked into the span: %q", s.Status.Description)
-	}
-	if got := attrMap(s.Attributes)["error.type"]; got != "*errors.errorString" {
-		t.Errorf("error.type %q", got)
+	if _, ok := attrMap(s.Attributes)["error.type"]; ok {
+		t.Error("error.type set on success")
 	}
 }
 
@@ -339,8 +392,8 @@ func TestSetupTracingConfig(t *testing.T) {
 func TestNilTracingIsNoop(t *testing.T) {
 	var tr *Tracing
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	if h := tr.Middleware(next); h == nil {
-		t.Fatal("nil handler")
+	if h := tr.Middleware(next); fmt.Sprintf("%p", h) != fmt.Sprintf("%p", next) {
+		t.Error("nil Tracing.Middleware must return next unchanged")
 	}
 	ctx := context.Background()
 	ctx2, end := tr.StartStoreSpan(ctx, "get")
@@ -355,8 +408,14 @@ func TestNilTracingIsNoop(t *testing.T) {
 	if tr.Exporting() {
 		t.Error("nil Tracing exporting")
 	}
-	if w := serve(testRouter(nil, nil, nil), "GET", "/abc", nil); w.Code != http.StatusFound {
+	// Telemetry off: the request is served, and no trace context is made
+	// up or echoed.
+	w := serve(testRouter(nil, nil, nil), "GET", "/abc", http.Header{"Traceparent": {traceparent}})
+	if w.Code != http.StatusFound {
 		t.Errorf("status %d", w.Code)
+	}
+	if got := w.Header().Get("Traceparent"); got != "" {
+		t.Errorf("response traceparent %q with tracing off", got)
 	}
 }
 
