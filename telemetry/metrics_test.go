@@ -414,7 +414,8 @@ func TestExemplarCarriesTraceID(t *testing.T) {
 func TestNoExemplarWhenNotSampled(t *testing.T) {
 	reg := NewRegistry()
 	m := NewMetrics(reg, testResults)
-	// No endpoint: spans are not sampled (but have ids).
+	// No endpoint and no caller trace: the span is not sampled (but has
+	// ids). TestNoEndpointPassesTheCallersDecisionOn covers a sampled caller.
 	tr, err := SetupTracing(t.Context(), mapEnv(nil), "shortener-test", "v0")
 	if err != nil {
 		t.Fatal(err)

@@ -12,9 +12,11 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// Tracing is the OpenTelemetry setup of the service: a tracer provider, the
-// W3C propagator and, when an endpoint is configured, an OTLP/HTTP exporter
-// behind a bounded batch processor. A nil *Tracing is valid and does nothing.
+// Tracing is the OpenTelemetry setup of the service: the W3C propagator
+// and, when an endpoint is configured, a tracer provider with an OTLP/HTTP
+// exporter behind a bounded batch processor; without an endpoint, a tracer
+// that only hands out ids (passOnTracer). A nil *Tracing is valid and does
+// nothing.
 type Tracing struct {
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
@@ -41,9 +43,12 @@ type tracingOptions struct {
 //   - OTEL_SDK_DISABLED=true: no spans at all (propagation still works).
 //   - OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is) or
 //     OTEL_EXPORTER_OTLP_ENDPOINT (+ "/v1/traces"): OTLP over HTTP/protobuf.
-//     Without either (or with OTEL_TRACES_EXPORTER=none) nothing is exported:
-//     spans get trace ids for log correlation but are not sampled nor
-//     recorded, which costs next to nothing and logs no export errors.
+//     Without either (or with OTEL_TRACES_EXPORTER=none) no span is
+//     recorded or exported, and no export error logged, but every span
+//     gets ids (logs, the response traceparent) and keeps the sampled flag
+//     of its caller's traceparent: a sampled request stays sampled
+//     downstream and its duration carries an exemplar. Traces started here
+//     are not sampled. See passOnTracer.
 //   - OTEL_EXPORTER_OTLP_[TRACES_]HEADERS, OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT.
 //   - OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG: default
 //     parentbased_traceidratio with DefaultSampleRatio (see there why).
@@ -90,43 +95,41 @@ func setupTracing(ctx context.Context, getenv func(string) string, serviceName, 
 		}
 	}
 
-	var sampler sdktrace.Sampler
-	if exporter != nil {
-		sampler, err = samplerFromEnv(env)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		// Nothing leaves the process: keep trace ids (logs) but record nothing.
-		sampler = sdktrace.NeverSample()
+	if exporter == nil {
+		// Nothing leaves the process: record nothing, but give every span
+		// ids (logs, exemplars) and pass the caller's sampling decision on.
+		t.tracer = passOnTracer{}
+		return t, nil
+	}
+	sampler, err := samplerFromEnv(env)
+	if err != nil {
+		return nil, err
 	}
 
 	tpOpts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sampler),
 	}
-	if exporter != nil {
-		t.exporting = true
-		counted := &countingExporter{SpanExporter: exporter, drops: t.drops}
-		t.exporter = counted
-		var sp sdktrace.SpanProcessor
-		if opts.sync {
-			sp = sdktrace.NewSimpleSpanProcessor(counted)
-		} else {
-			batch := append([]sdktrace.BatchSpanProcessorOption{
-				// The BSP queue has headroom over our own bound so that it
-				// never drops silently: every drop goes through boundedProcessor.
-				sdktrace.WithMaxQueueSize(int(opts.queueLimit) + 2*spanBatchSize + 16),
-				sdktrace.WithMaxExportBatchSize(spanBatchSize),
-				sdktrace.WithBatchTimeout(spanBatchTimeout),
-				sdktrace.WithExportTimeout(opts.exportTimeout),
-			}, opts.batch...)
-			sp = sdktrace.NewBatchSpanProcessor(counted, batch...)
-		}
-		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(&boundedProcessor{
-			SpanProcessor: sp, drops: t.drops, limit: opts.queueLimit,
-		}))
+	t.exporting = true
+	counted := &countingExporter{SpanExporter: exporter, drops: t.drops}
+	t.exporter = counted
+	var sp sdktrace.SpanProcessor
+	if opts.sync {
+		sp = sdktrace.NewSimpleSpanProcessor(counted)
+	} else {
+		batch := append([]sdktrace.BatchSpanProcessorOption{
+			// The BSP queue has headroom over our own bound so that it
+			// never drops silently: every drop goes through boundedProcessor.
+			sdktrace.WithMaxQueueSize(int(opts.queueLimit) + 2*spanBatchSize + 16),
+			sdktrace.WithMaxExportBatchSize(spanBatchSize),
+			sdktrace.WithBatchTimeout(spanBatchTimeout),
+			sdktrace.WithExportTimeout(opts.exportTimeout),
+		}, opts.batch...)
+		sp = sdktrace.NewBatchSpanProcessor(counted, batch...)
 	}
+	tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(&boundedProcessor{
+		SpanProcessor: sp, drops: t.drops, limit: opts.queueLimit,
+	}))
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 	t.tracer = tp.Tracer(tracerName)
 	t.shutdown = tp.Shutdown

@@ -380,10 +380,11 @@ func TestSetupTracingConfig(t *testing.T) {
 				t.Errorf("exporting %v, want %v", tr.Exporting(), tc.exporting)
 			}
 			// Whatever the setup, requests get a trace id for log
-			// correlation, and an incoming trace is continued.
+			// correlation, and an incoming sampled trace is continued,
+			// sampled.
 			w := serve(testRouter(tr, nil, nil), "GET", "/abc", http.Header{"Traceparent": {traceparent}})
-			if got := w.Header().Get("Traceparent"); !strings.Contains(got, parentTraceID) {
-				t.Errorf("response traceparent %q does not continue %s", got, parentTraceID)
+			if got := w.Header().Get("Traceparent"); !strings.Contains(got, parentTraceID) || !strings.HasSuffix(got, "-01") {
+				t.Errorf("response traceparent %q does not continue %s sampled", got, parentTraceID)
 			}
 		})
 	}
