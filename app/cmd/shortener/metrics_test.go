@@ -21,12 +21,13 @@ import (
 // the app's result lists (app owns them, telemetry creates them).
 func TestServiceExportsTheMetricContract(t *testing.T) {
 	addr, admin := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	db := filepath.Join(t.TempDir(), "s.db")
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", addr, "--admin-addr", admin, "--drain-delay", "0s"},
-			envFrom(map[string]string{"SHORTENER_DB": filepath.Join(t.TempDir(), "s.db")}), logs, logs)
+			envFrom(map[string]string{"SHORTENER_DB": db}), logs, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -38,7 +39,8 @@ func TestServiceExportsTheMetricContract(t *testing.T) {
 	})
 	testenv.WaitHTTP(t, "http://"+admin+"/readyz", 10*time.Second)
 
-	resp, err := http.Get("http://" + admin + "/metrics")
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
