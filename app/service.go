@@ -35,12 +35,18 @@ const (
 	RedirectDeleted  = "deleted"
 )
 
-// CreateResults and RedirectResults list every result value, so metrics can
-// create their series at zero.
-var (
-	CreateResults   = []string{CreateResultCreated, CreateResultConflict, CreateResultInvalid, CreateResultError}
-	RedirectResults = []string{RedirectFound, RedirectNotFound, RedirectExpired, RedirectDeleted}
-)
+// CreateResults returns every result Create reports, and RedirectResults
+// every result Resolve reports: the one list of each, which the command
+// hands to telemetry.NewMetrics so that their series exist at zero. Each
+// call returns a new slice.
+func CreateResults() []string {
+	return []string{CreateResultCreated, CreateResultConflict, CreateResultInvalid, CreateResultError}
+}
+
+// RedirectResults: see CreateResults.
+func RedirectResults() []string {
+	return []string{RedirectFound, RedirectNotFound, RedirectExpired, RedirectDeleted}
+}
 
 // CreateRequest is what a user asks for.
 type CreateRequest struct {

@@ -41,7 +41,10 @@ func (d *discardWriter) WriteHeader(int)             {}
 // (user+system, GC included): on a busy machine it is a steadier figure
 // than the wall-clock ns/op, which counts time spent waiting for a CPU.
 func runBench(b *testing.B, h http.Handler) {
-	req := httptest.NewRequest("GET", "/abc123", nil)
+	runBenchRequest(b, h, httptest.NewRequest("GET", "/abc123", nil))
+}
+
+func runBenchRequest(b *testing.B, h http.Handler, req *http.Request) {
 	b.ReportAllocs()
 	cpu0 := processCPU()
 	n := 0
@@ -72,9 +75,24 @@ func BenchmarkInstrumented(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := NewMetrics(NewRegistry())
+	m := NewMetrics(NewRegistry(), testResults)
 	m.InitHTTP(testRoutes)
 	runBench(b, benchRouter(tr.Middleware, m.Middleware))
+}
+
+// BenchmarkInstrumentedSampledParent is BenchmarkInstrumented for a request
+// whose caller sent a sampled traceparent: without an exporter its sampled
+// flag is passed on and its duration gets an exemplar.
+func BenchmarkInstrumentedSampledParent(b *testing.B) {
+	tr, err := SetupTracing(b.Context(), mapEnv(nil), "shortener", "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := NewMetrics(NewRegistry(), testResults)
+	m.InitHTTP(testRoutes)
+	req := httptest.NewRequest("GET", "/abc123", nil)
+	req.Header.Set("Traceparent", traceparent)
+	runBenchRequest(b, benchRouter(tr.Middleware, m.Middleware), req)
 }
 
 // BenchmarkInstrumentedAccessLog adds the JSON access line (to io.Discard).
@@ -83,7 +101,7 @@ func BenchmarkInstrumentedAccessLog(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := NewMetrics(NewRegistry())
+	m := NewMetrics(NewRegistry(), testResults)
 	runBench(b, benchRouter(tr.Middleware, m.Middleware, AccessLog(NewLogger(io.Discard, slog.LevelInfo))))
 }
 
@@ -96,12 +114,12 @@ func BenchmarkInstrumentedSampled(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = tr.Shutdown(b.Context()) })
-	m := NewMetrics(NewRegistry())
+	m := NewMetrics(NewRegistry(), testResults)
 	runBench(b, benchRouter(tr.Middleware, m.Middleware))
 }
 
 // BenchmarkMetricsOnly is the metrics middleware alone.
 func BenchmarkMetricsOnly(b *testing.B) {
-	m := NewMetrics(NewRegistry())
+	m := NewMetrics(NewRegistry(), testResults)
 	runBench(b, benchRouter(m.Middleware))
 }

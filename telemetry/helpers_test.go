@@ -27,6 +27,13 @@ var testRoutes = []Route{
 	{Method: http.MethodGet, Pattern: "/files/*", Statuses: []int{200, 404}},
 }
 
+// testResults stand for the app's result lists (app.CreateResults,
+// app.RedirectResults), which the shortener passes to NewMetrics.
+var testResults = Results{
+	LinkCreated: []string{"created", "conflict", "invalid", "error"},
+	Redirect:    []string{"found", "not_found", "expired", "deleted"},
+}
+
 // testRouter is a small chi router shaped like the shortener, with the
 // telemetry middlewares mounted as the app mounts them.
 func testRouter(tr *Tracing, m *Metrics, logger *slog.Logger) *chi.Mux {

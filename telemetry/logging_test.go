@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +47,7 @@ func TestLogsCarryTheSpanTraceID(t *testing.T) {
 	var buf syncBuffer
 	logger := NewLogger(&buf, slog.LevelInfo)
 	tr, exp := memTracing(t, nil)
-	h := testRouter(tr, NewMetrics(nil), logger)
+	h := testRouter(tr, NewMetrics(nil, testResults), logger)
 	w := serve(h, "GET", "/abc?secret=hunter2", http.Header{"Traceparent": {traceparent}, "Authorization": {"Bearer sekrit"}})
 	if w.Code != http.StatusFound {
 		t.Fatalf("status %d", w.Code)
@@ -183,9 +185,21 @@ func TestParseLevel(t *testing.T) {
 	}
 }
 
+// TestAccessLogNilLogger: without a logger the middleware is not there at
+// all: next is returned as is and sees the server's own ResponseWriter.
 func TestAccessLogNilLogger(t *testing.T) {
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
-	if AccessLog(nil)(next) == nil {
-		t.Fatal("nil handler")
+	var got http.ResponseWriter
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = w
+		w.WriteHeader(http.StatusTeapot)
+	})
+	h := AccessLog(nil)(next)
+	if fmt.Sprintf("%p", h) != fmt.Sprintf("%p", next) {
+		t.Error("AccessLog(nil) must return next unchanged")
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/abc", nil))
+	if got != w || w.Code != http.StatusTeapot {
+		t.Errorf("next saw writer %T (status %d), want the server's own", got, w.Code)
 	}
 }

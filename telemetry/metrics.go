@@ -1,94 +1,23 @@
 package telemetry
 
 import (
-	"maps"
 	"net/http"
-	"runtime"
-	"runtime/debug"
-	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/otel/trace"
 )
 
-// NewRegistry returns a fresh registry holding the Go runtime and process
-// collectors. The app passes it to NewMetrics, RegisterBuildInfo and
-// MetricsHandler; nothing here touches prometheus.DefaultRegisterer.
-func NewRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	return reg
+// Results are the values of the result label that the app reports. The app
+// owns them (telemetry knows nothing of links); NewMetrics creates each
+// series at zero so that increase() sees its first event. Other values
+// still count, from their first use.
+type Results struct {
+	LinkCreated []string // shortener_links_created_total
+	Redirect    []string // shortener_redirects_total
 }
-
-// RegisterBuildInfo registers shortener_build_info{version,revision,goversion} 1
-// and returns the version and revision it reports. Version and Revision come
-// from -ldflags -X (see the Makefile); when empty, from debug.ReadBuildInfo
-// (main module version, vcs.revision); finally "dev" and "unknown".
-func RegisterBuildInfo(reg prometheus.Registerer) (version, revision string) {
-	version, revision = buildVersion()
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: MetricBuildInfo,
-		Help: "Build information of the running shortener; the value is always 1.",
-	}, []string{"version", "revision", "goversion"})
-	g.WithLabelValues(version, revision, runtime.Version()).Set(1)
-	if reg != nil {
-		reg.MustRegister(g)
-	}
-	return version, revision
-}
-
-// buildVersion resolves the version and revision as RegisterBuildInfo
-// describes.
-func buildVersion() (version, revision string) {
-	version, revision = Version, Revision
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			version = bi.Main.Version
-		}
-		if revision == "" {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" && s.Value != "" {
-					revision = s.Value
-				}
-			}
-		}
-	}
-	if version == "" {
-		version = "dev"
-	}
-	if revision == "" {
-		revision = "unknown"
-	}
-	return version, revision
-}
-
-// MetricsHandler serves the registry in the Prometheus text format, or in
-// OpenMetrics (with exemplars) when the scraper asks for it. Mount it on the
-// admin listener only.
-func MetricsHandler(reg *prometheus.Registry) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		EnableOpenMetrics: true,
-		ErrorHandling:     promhttp.ContinueOnError,
-	})
-}
-
-// Known values of the business labels. They are created at zero by
-// NewMetrics so that increase() sees the first event of each.
-var (
-	LinkResults     = []string{"created", "conflict", "invalid", "error"}
-	RedirectResults = []string{"found", "not_found", "expired", "deleted"}
-	// StoreOps are the store operations whose series NewMetrics creates at
-	// zero; other operation names still work and appear on first use.
-	StoreOps = []string{"create", "get", "delete", "add_visits", "ready"}
-)
 
 // Metrics holds every metric family of names.go. A nil *Metrics is valid
 // and records nothing (the app passes nil when telemetry is off).
@@ -118,14 +47,16 @@ type Metrics struct {
 }
 
 // NewMetrics creates every family listed in names.go (except build info,
-// see RegisterBuildInfo) and registers them on reg. Business label values
-// are created at zero. reg may be nil (nothing is registered; for tests).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// see RegisterBuildInfo, and the families of Tracing and BufferedWriter)
+// and registers them on reg. The business label values of results, the
+// cache and flush results and StoreOps are created at zero. reg may be nil
+// (nothing is registered; for tests).
+func NewMetrics(reg prometheus.Registerer, results Results) *Metrics {
 	m := &Metrics{
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:                            MetricHTTPRequestDuration,
 			Help:                            "Duration of HTTP server requests, by route pattern, method and status code.",
-			Buckets:                         DurationBuckets,
+			Buckets:                         DurationBuckets(),
 			NativeHistogramBucketFactor:     1.1,
 			NativeHistogramMaxBucketNumber:  160,
 			NativeHistogramMinResetDuration: time.Hour,
@@ -136,16 +67,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		linksCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricLinksCreated,
-			Help: "Link creation attempts, by result (created, conflict, invalid, error).",
+			Help: "Link creation attempts, by result" + listed(results.LinkCreated) + ".",
 		}, []string{LabelResult}),
 		redirects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricRedirects,
-			Help: "Redirect lookups, by result (found, not_found, expired, deleted).",
+			Help: "Redirect lookups, by result" + listed(results.Redirect) + ".",
 		}, []string{LabelResult}),
 		storeDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    MetricStoreOperationDuration,
 			Help:    "Duration of store (SQLite) operations, by operation.",
-			Buckets: StoreDurationBuckets,
+			Buckets: StoreDurationBuckets(),
 		}, []string{LabelOp}),
 		storeErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricStoreErrors,
@@ -171,13 +102,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		redirectCounters: map[string]prometheus.Counter{},
 	}
 	m.observers.Store(&map[seriesKey]prometheus.Observer{})
-	for _, r := range LinkResults {
+	for _, r := range results.LinkCreated {
 		m.linkCounters[r] = m.linksCreated.WithLabelValues(r)
 	}
-	for _, r := range RedirectResults {
+	for _, r := range results.Redirect {
 		m.redirectCounters[r] = m.redirects.WithLabelValues(r)
 	}
-	for _, op := range StoreOps {
+	for _, op := range StoreOps() {
 		m.storeDur.WithLabelValues(op)
 		m.storeErrs.WithLabelValues(op)
 	}
@@ -195,114 +126,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Route describes one route of the router for InitHTTP: its chi pattern, its
-// method and the status codes it can answer.
-type Route struct {
-	Method   string
-	Pattern  string
-	Statuses []int
+// listed returns " (a, b, c)" for a help text, or "" for no values.
+func listed(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(values, ", ") + ")"
 }
 
-// unmatchedStatuses are the statuses of requests that match no route.
-var unmatchedStatuses = []int{http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusInternalServerError}
-
-// InitHTTP creates the request duration series of every route x method x
-// status at zero, plus the unmatched route with 404, 405 and 500 for GET,
-// HEAD, _OTHER and every method the routes use, so that increase() sees
-// their first request.
-func (m *Metrics) InitHTTP(routes []Route) {
-	if m == nil {
-		return
-	}
-	methods := map[string]bool{http.MethodGet: true, http.MethodHead: true, MethodOther: true}
-	for _, rt := range routes {
-		method := foldMethod(rt.Method)
-		methods[method] = true
-		if rt.Pattern == "" {
-			continue
-		}
-		for _, s := range rt.Statuses {
-			m.duration.WithLabelValues(rt.Pattern, method, statusLabel(s))
-		}
-	}
-	for method := range methods {
-		m.initUnmatched([]string{method})
-	}
-}
-
-func (m *Metrics) initUnmatched(methods []string) {
-	for _, method := range methods {
-		for _, s := range unmatchedStatuses {
-			m.duration.WithLabelValues(RouteUnmatched, method, statusLabel(s))
-		}
-	}
-}
-
-// Middleware records the RED metrics of each request. Mount it inside the
-// chi router with r.Use, after Tracing.Middleware (so the exemplar sees the
-// span): chi sets the route pattern on its own request copy, which only a
-// middleware inside the router can read, and only after next returns.
-func (m *Metrics) Middleware(next http.Handler) http.Handler {
-	if m == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.active.Inc()
-		rec, w := wrapWriter(w)
-		completed := false
-		defer func() {
-			m.active.Dec()
-			status := rec.statusOr(completed)
-			obs := m.observer(rec.route(r, status), foldMethod(r.Method), status)
-			d := rec.duration().Seconds()
-			if sc := trace.SpanContextFromContext(r.Context()); sc.IsSampled() {
-				if eo, ok := obs.(prometheus.ExemplarObserver); ok {
-					eo.ObserveWithExemplar(d, prometheus.Labels{
-						"trace_id": sc.TraceID().String(),
-						"span_id":  sc.SpanID().String(),
-					})
-					return
-				}
-			}
-			obs.Observe(d)
-		}()
-		next.ServeHTTP(w, r)
-		completed = true
-	})
-}
-
-// seriesKey identifies one request duration series.
-type seriesKey struct {
-	route, method string
-	status        int
-}
-
-// observer returns the duration series of these labels. Looking a series up
-// with WithLabelValues hashes and validates the label values (~250 ns); the
-// observers are cached in a copy-on-write map read without locks. The
-// labels are bounded (route patterns, folded methods, status codes the
-// handlers write), so is the map.
-func (m *Metrics) observer(route, method string, status int) prometheus.Observer {
-	k := seriesKey{route, method, status}
-	if o, ok := (*m.observers.Load())[k]; ok {
-		return o
-	}
-	m.observersMu.Lock()
-	defer m.observersMu.Unlock()
-	old := *m.observers.Load()
-	if o, ok := old[k]; ok {
-		return o
-	}
-	o := m.duration.WithLabelValues(route, method, statusLabel(status))
-	next := make(map[seriesKey]prometheus.Observer, len(old)+1)
-	maps.Copy(next, old)
-	next[k] = o
-	m.observers.Store(&next)
-	return o
-}
-
-// LinkCreated counts one link creation attempt: created, conflict, invalid
-// or error.
+// LinkCreated counts one link creation attempt by its result (one of
+// Results.LinkCreated).
 func (m *Metrics) LinkCreated(result string) {
 	if m == nil {
 		return
@@ -314,7 +147,8 @@ func (m *Metrics) LinkCreated(result string) {
 	m.linksCreated.WithLabelValues(result).Inc()
 }
 
-// Redirect counts one redirect lookup: found, not_found, expired or deleted.
+// Redirect counts one redirect lookup by its result (one of
+// Results.Redirect).
 func (m *Metrics) Redirect(result string) {
 	if m == nil {
 		return
@@ -377,46 +211,4 @@ func (m *Metrics) SetFaultInjection(on bool) {
 	} else {
 		m.fault.Set(0)
 	}
-}
-
-// foldMethod returns the method label: the standard methods as they are,
-// anything else MethodOther (the method is client input: unbounded).
-func foldMethod(method string) string {
-	switch method {
-	case http.MethodGet:
-		return http.MethodGet
-	case http.MethodHead:
-		return http.MethodHead
-	case http.MethodPost:
-		return http.MethodPost
-	case http.MethodPut:
-		return http.MethodPut
-	case http.MethodDelete:
-		return http.MethodDelete
-	case http.MethodPatch:
-		return http.MethodPatch
-	case http.MethodOptions:
-		return http.MethodOptions
-	case http.MethodConnect:
-		return http.MethodConnect
-	case http.MethodTrace:
-		return http.MethodTrace
-	}
-	return MethodOther
-}
-
-// statusLabels holds the status code strings, to format none per request.
-var statusLabels = func() []string {
-	s := make([]string, 600)
-	for i := range s {
-		s[i] = strconv.Itoa(i)
-	}
-	return s
-}()
-
-func statusLabel(code int) string {
-	if code >= 0 && code < len(statusLabels) {
-		return statusLabels[code]
-	}
-	return strconv.Itoa(code)
 }

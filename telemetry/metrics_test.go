@@ -1,175 +1,19 @@
 package telemetry
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os/exec"
-	"regexp"
-	"runtime"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/obsshort/shortener/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func TestMiddlewareLabels(t *testing.T) {
-	reg := NewRegistry()
-	m := NewMetrics(reg)
-	h := testRouter(nil, m, nil)
-	tests := []struct {
-		name, method, target string
-		route, wantMethod    string
-		status               int
-	}{
-		{"found", "GET", "/abc", "/{code}", "GET", 302},
-		{"not found code", "GET", "/missing", "/{code}", "GET", 404},
-		{"gone", "GET", "/gone", "/{code}", "GET", 410},
-		{"handler error", "GET", "/boom", "/{code}", "GET", 500},
-		{"nothing written is 200", "GET", "/silent", "/{code}", "GET", 200},
-		{"static route", "GET", "/healthz", "/healthz", "GET", 200},
-		{"post", "POST", "/api/v1/links", "/api/v1/links", "POST", 201},
-		{"sub-router route", "GET", "/admin/stats", "/admin/stats", "GET", 200},
-		{"sub-router miss is unmatched", "GET", "/admin/nope", RouteUnmatched, "GET", 404},
-		{"sub-router wrong method is unmatched", "POST", "/admin/stats", RouteUnmatched, "POST", 405},
-		{"wildcard route hit", "GET", "/files/a.txt", "/files/*", "GET", 200},
-		{"wildcard route 404 keeps its pattern", "GET", "/files/nope.txt", "/files/*", "GET", 404},
-		{"no route", "GET", "/a/b/c", RouteUnmatched, "GET", 404},
-		{"wrong method", "DELETE", "/healthz", RouteUnmatched, "DELETE", 405},
-		{"weird method", "BREW", "/abc", RouteUnmatched, MethodOther, 405},
-		{"lowercase method", "get", "/abc", RouteUnmatched, MethodOther, 405},
-		{"flusher works", "GET", "/stream", "/stream", "GET", 200},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			status := fmt.Sprint(tc.status)
-			before := uint64(0)
-			if h, ok := histSeries(t, reg, tc.route, tc.wantMethod, status); ok {
-				before = h.GetSampleCount()
-			}
-			w := serve(h, tc.method, tc.target, nil)
-			if w.Code != tc.status {
-				t.Fatalf("status %d, want %d", w.Code, tc.status)
-			}
-			got, ok := histSeries(t, reg, tc.route, tc.wantMethod, status)
-			if !ok {
-				t.Fatalf("no series {route=%q method=%q status=%q}", tc.route, tc.wantMethod, status)
-			}
-			if got.GetSampleCount() != before+1 {
-				t.Fatalf("count %d, want %d", got.GetSampleCount(), before+1)
-			}
-		})
-	}
-	if v := toFloat64(t, m.active); v != 0 {
-		t.Errorf("active requests %v after all requests ended, want 0", v)
-	}
-}
-
-func TestMiddlewarePanicCountsAs500(t *testing.T) {
-	reg := NewRegistry()
-	m := NewMetrics(reg)
-	h := testRouter(nil, m, nil)
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Fatal("panic was swallowed; it must reach the server's recovery")
-			}
-		}()
-		serve(h, "GET", "/panic", nil)
-	}()
-	if got, ok := histSeries(t, reg, "/{code}", "GET", "500"); !ok || got.GetSampleCount() != 1 {
-		t.Fatalf("panic not counted as a 500: %v %v", got, ok)
-	}
-	if v := toFloat64(t, m.active); v != 0 {
-		t.Errorf("active requests %v after a panic, want 0", v)
-	}
-}
-
-func TestActiveRequestsGauge(t *testing.T) {
-	m := NewMetrics(prometheus.NewRegistry())
-	entered, release := make(chan struct{}), make(chan struct{})
-	r := testRouter(nil, m, nil)
-	r.Get("/slow/x", func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		<-release
-	})
-	done := make(chan struct{})
-	go func() { serve(r, "GET", "/slow/x", nil); close(done) }()
-	<-entered
-	if v := toFloat64(t, m.active); v != 1 {
-		t.Errorf("active requests %v during a request, want 1", v)
-	}
-	close(release)
-	<-done
-	if v := toFloat64(t, m.active); v != 0 {
-		t.Errorf("active requests %v after, want 0", v)
-	}
-}
-
-func TestInitHTTPCreatesSeriesAtZero(t *testing.T) {
-	reg := NewRegistry()
-	m := NewMetrics(reg)
-	m.InitHTTP(testRoutes)
-	want := []struct{ route, method, status string }{
-		{"/{code}", "GET", "302"},
-		{"/{code}", "GET", "404"},
-		{"/{code}", "GET", "500"},
-		{"/api/v1/links", "POST", "201"},
-		{"/api/v1/links", "POST", "409"},
-		{"/healthz", "GET", "200"},
-		{RouteUnmatched, "GET", "404"},
-		{RouteUnmatched, "GET", "405"},
-		{RouteUnmatched, "GET", "500"},
-		{RouteUnmatched, "POST", "405"},
-		{RouteUnmatched, "HEAD", "404"},
-		{RouteUnmatched, MethodOther, "405"},
-	}
-	for _, w := range want {
-		h, ok := histSeries(t, reg, w.route, w.method, w.status)
-		if !ok {
-			t.Errorf("series %v missing before any traffic", w)
-			continue
-		}
-		if h.GetSampleCount() != 0 {
-			t.Errorf("series %v has count %d, want 0", w, h.GetSampleCount())
-		}
-	}
-	// Business series exist at zero too.
-	text := textExposition(t, reg)
-	for _, line := range []string{
-		`shortener_links_created_total{result="created"} 0`,
-		`shortener_links_created_total{result="conflict"} 0`,
-		`shortener_links_created_total{result="invalid"} 0`,
-		`shortener_links_created_total{result="error"} 0`,
-		`shortener_redirects_total{result="found"} 0`,
-		`shortener_redirects_total{result="not_found"} 0`,
-		`shortener_redirects_total{result="expired"} 0`,
-		`shortener_redirects_total{result="deleted"} 0`,
-		`shortener_cache_lookups_total{result="hit"} 0`,
-		`shortener_cache_lookups_total{result="miss"} 0`,
-		`shortener_visit_flush_batches_total{result="ok"} 0`,
-		`shortener_visit_flush_batches_total{result="error"} 0`,
-		`shortener_store_errors_total{operation="get"} 0`,
-		`shortener_visits_flushed_total 0`,
-		`shortener_fault_injection_enabled 0`,
-		`http_server_active_requests 0`,
-	} {
-		if !strings.Contains(text, line+"\n") {
-			t.Errorf("exposition lacks %q", line)
-		}
-	}
-}
-
 func TestBusinessMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, testResults)
 	m.LinkCreated("created")
 	m.LinkCreated("created")
 	m.LinkCreated("conflict")
@@ -205,8 +49,8 @@ func TestBusinessMetrics(t *testing.T) {
 			t.Errorf("check %d: got %v, want %v", i, got, c.want)
 		}
 	}
-	if n := collectAndCount(t, m.storeDur); n != len(StoreOps) {
-		t.Errorf("store duration series %d, want %d", n, len(StoreOps))
+	if n := collectAndCount(t, m.storeDur); n != len(StoreOps()) {
+		t.Errorf("store duration series %d, want %d", n, len(StoreOps()))
 	}
 	m.SetFaultInjection(false)
 	if got := toFloat64(t, m.fault); got != 0 {
@@ -217,9 +61,13 @@ func TestBusinessMetrics(t *testing.T) {
 func TestAllFamiliesExported(t *testing.T) {
 	reg := NewRegistry()
 	RegisterBuildInfo(reg)
-	NewMetrics(reg) // no InitHTTP: every family must exist regardless
+	NewMetrics(reg, testResults) // no InitHTTP: every family must exist regardless
 	var tr *Tracing
 	if err := tr.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	var logs *BufferedWriter
+	if err := logs.RegisterMetrics(reg); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()
@@ -261,262 +109,45 @@ func TestNilMetricsIsNoop(t *testing.T) {
 	}
 }
 
-func TestBuildInfo(t *testing.T) {
-	tests := []struct {
-		name, version, revision string
-		wantVersion, wantRev    string
-	}{
-		{"ldflags", "v1.4.0", "abc123", "v1.4.0", "abc123"},
-		// A test binary has neither a module version nor vcs info
-		// (GOFLAGS=-buildvcs=false or go test): final fallbacks.
-		{"fallback", "", "", "dev", "unknown"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			oldV, oldR := Version, Revision
-			Version, Revision = tc.version, tc.revision
-			defer func() { Version, Revision = oldV, oldR }()
-			reg := prometheus.NewRegistry()
-			v, r := RegisterBuildInfo(reg)
-			if v != tc.wantVersion || r != tc.wantRev {
-				t.Fatalf("got %q %q, want %q %q", v, r, tc.wantVersion, tc.wantRev)
-			}
-			want := fmt.Sprintf("shortener_build_info{goversion=%q,revision=%q,version=%q} 1\n", runtime.Version(), tc.wantRev, tc.wantVersion)
-			if text := textExposition(t, reg); !strings.Contains(text, want) {
-				t.Fatalf("exposition lacks %q:\n%s", want, text)
-			}
-		})
-	}
-}
-
-// TestCardinalityBounded sends thousands of distinct codes, paths and
-// methods and checks that the number of exported series does not move: it
-// is fixed by InitHTTP before any traffic.
-func TestCardinalityBounded(t *testing.T) {
-	reg := NewRegistry()
-	m := NewMetrics(reg)
-	m.InitHTTP(testRoutes)
-	tr, _ := memTracing(t, nil)
-	if err := tr.RegisterMetrics(reg); err != nil {
-		t.Fatal(err)
-	}
-	h := testRouter(tr, m, NewLogger(io.Discard, 0))
-	rng := rand.New(rand.NewPCG(1, 2))
-	methods := []string{"GET", "GET", "GET", "POST", "HEAD", "DELETE", "PUT", "PATCH", "OPTIONS", "BREW", "get", "M-SEARCH", "PROPFIND"}
-	// Warm up: one request of each method on each kind of path, so that the
-	// few series InitHTTP does not create (unmatched x rare methods) exist
-	// before the baseline. From then on nothing may add a series.
-	for _, method := range methods {
-		for _, target := range []string{"/c1", "/x1", "/a/b/c", "/admin/1", "/api/v1/links", "/healthz", "/files/x"} {
-			serve(h, method, target, nil)
-		}
-	}
-	baseline := seriesCount(t, reg)
-	garbage := func() string {
-		// Random bytes, escaped: slashes, dots, %2F, invalid UTF-8, ...
-		b := make([]byte, 1+rng.IntN(40))
-		for i := range b {
-			b[i] = byte(rng.IntN(256))
-		}
-		return "/" + strings.ReplaceAll(url.PathEscape(string(b)), "%2F", "/")
-	}
-	const n = 5000
-	for i := range n {
-		var target string
-		switch i % 7 {
-		case 0:
-			target = fmt.Sprintf("/c%06d", i) // existing-looking codes
-		case 1:
-			target = fmt.Sprintf("/x%06d", i) // unknown codes: 404
-		case 2:
-			target = fmt.Sprintf("/%d/%d/deep/path", i, i*7) // no route
-		case 3:
-			target = garbage()
-		case 4:
-			target = fmt.Sprintf("/admin/%d", i) // sub-router miss
-		case 5:
-			target = fmt.Sprintf("/api/v1/links?i=%d", i)
-		case 6:
-			target = fmt.Sprintf("/files/%d/%s", i, garbage()) // wildcard route
-		}
-		serve(h, methods[rng.IntN(len(methods))], target, http.Header{"User-Agent": {fmt.Sprint(i)}})
-	}
-	if got := seriesCount(t, reg); got != baseline {
-		t.Fatalf("series grew with traffic: %d before, %d after %d distinct requests\n%s", baseline, got, n, textExposition(t, reg))
-	}
-}
-
-var exemplarRE = regexp.MustCompile(`http_server_request_duration_seconds_bucket\{[^}]*http_route="/\{code\}"[^}]*\} \d+ # \{([^}]*)\}`)
-
-func TestExemplarCarriesTraceID(t *testing.T) {
-	reg := NewRegistry()
-	m := NewMetrics(reg)
-	tr, exp := memTracing(t, nil)
-	h := testRouter(tr, m, nil)
-	serve(h, "GET", "/abc", nil)
-	spans := exp.GetSpans()
-	var traceID, spanID string
-	for _, s := range spans {
-		if s.Name == "GET /{code}" {
-			traceID, spanID = s.SpanContext.TraceID().String(), s.SpanContext.SpanID().String()
-		}
-	}
-	if traceID == "" {
-		t.Fatalf("no server span among %d", len(spans))
-	}
-
-	srv := httptest.NewServer(MetricsHandler(reg))
-	defer srv.Close()
-	scrape := func(accept string) (string, string) {
-		req, _ := http.NewRequest("GET", srv.URL, nil)
-		if accept != "" {
-			req.Header.Set("Accept", accept)
-		}
-		resp, err := http.DefaultClient.Do(req)
+// TestResultsComeFromTheCaller: the result series created at zero are
+// exactly the values the app passes in (telemetry declares none of its
+// own), and a value outside them still counts from its first use.
+func TestResultsComeFromTheCaller(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, Results{LinkCreated: []string{"made", "refused"}, Redirect: []string{"sent"}})
+	values := func(family string) []string {
+		var out []string
+		mfs, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.Header.Get("Content-Type"), string(b)
-	}
-
-	ct, body := scrape("application/openmetrics-text; version=1.0.0; charset=utf-8")
-	if !strings.HasPrefix(ct, "application/openmetrics-text") {
-		t.Fatalf("content type %q, want OpenMetrics", ct)
-	}
-	match := exemplarRE.FindStringSubmatch(body)
-	if match == nil {
-		t.Fatalf("no exemplar on the /{code} buckets:\n%s", grepLines(body, "http_server_request_duration_seconds_bucket"))
-	}
-	if want := fmt.Sprintf(`trace_id="%s"`, traceID); !strings.Contains(match[1], want) {
-		t.Errorf("exemplar %q lacks %s", match[1], want)
-	}
-	if want := fmt.Sprintf(`span_id="%s"`, spanID); !strings.Contains(match[1], want) {
-		t.Errorf("exemplar %q lacks %s", match[1], want)
-	}
-
-	// The plain text format (what promtool reads) carries no exemplars.
-	ct, body = scrape("")
-	if !strings.HasPrefix(ct, "text/plain") {
-		t.Errorf("default content type %q, want text/plain", ct)
-	}
-	if strings.Contains(body, "trace_id") {
-		t.Error("text format carries exemplars")
-	}
-}
-
-func TestNoExemplarWhenNotSampled(t *testing.T) {
-	reg := NewRegistry()
-	m := NewMetrics(reg)
-	// No endpoint: spans are not sampled (but have ids).
-	tr, err := SetupTracing(t.Context(), mapEnv(nil), "shortener-test", "v0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := testRouter(tr, m, nil)
-	serve(h, "GET", "/abc", nil)
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("GET", "/metrics", nil)
-	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
-	MetricsHandler(reg).ServeHTTP(rec, req)
-	if strings.Contains(rec.Body.String(), "trace_id") {
-		t.Errorf("exemplar on a request that was not sampled:\n%s", grepLines(rec.Body.String(), "trace_id"))
-	}
-}
-
-func grepLines(s, substr string) string {
-	var out []string
-	for line := range strings.SplitSeq(s, "\n") {
-		if strings.Contains(line, substr) {
-			out = append(out, line)
+		for _, mf := range mfs {
+			if mf.GetName() != family {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				for _, l := range s.GetLabel() {
+					if l.GetName() == LabelResult {
+						out = append(out, l.GetValue()+"="+fmt.Sprint(s.GetCounter().GetValue()))
+					}
+				}
+			}
 		}
+		slices.Sort(out)
+		return out
 	}
-	return strings.Join(out, "\n")
-}
-
-// TestPromtoolCheckMetrics lints the text exposition of a registry that saw
-// traffic of every kind. promtool reads the text format, not OpenMetrics.
-func TestPromtoolCheckMetrics(t *testing.T) {
-	promtool := testenv.RequireTool(t, "promtool")
-	reg := NewRegistry()
-	RegisterBuildInfo(reg)
-	m := NewMetrics(reg)
-	m.InitHTTP(testRoutes)
-	tr, _ := memTracing(t, nil)
-	if err := tr.RegisterMetrics(reg); err != nil {
-		t.Fatal(err)
+	if got, want := values(MetricLinksCreated), []string{"made=0", "refused=0"}; !slices.Equal(got, want) {
+		t.Errorf("%s series %v, want %v", MetricLinksCreated, got, want)
 	}
-	h := testRouter(tr, m, nil)
-	for _, target := range []string{"/abc", "/missing", "/boom", "/a/b", "/healthz"} {
-		serve(h, "GET", target, nil)
+	if got, want := values(MetricRedirects), []string{"sent=0"}; !slices.Equal(got, want) {
+		t.Errorf("%s series %v, want %v", MetricRedirects, got, want)
 	}
-	serve(h, "BREW", "/abc", nil)
-	m.LinkCreated("created")
-	m.Redirect("found")
-	m.StoreOp("get", time.Millisecond, nil)
-	m.StoreOp("create", time.Millisecond, errors.New("x"))
-	m.CacheLookup(true)
-	m.VisitFlush(4, nil)
-	m.SetFaultInjection(true)
-
-	// Scrape through the handler, as Prometheus would, in the text format.
-	rec := httptest.NewRecorder()
-	MetricsHandler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Fatalf("content type %q", ct)
+	m.LinkCreated("made")
+	m.Redirect("lost")
+	if got, want := values(MetricLinksCreated), []string{"made=1", "refused=0"}; !slices.Equal(got, want) {
+		t.Errorf("%s series %v, want %v", MetricLinksCreated, got, want)
 	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewReader(rec.Body.Bytes())
-	out, err := cmd.CombinedOutput()
-	if err != nil || len(bytes.TrimSpace(out)) != 0 {
-		t.Fatalf("promtool check metrics: err %v\n%s", err, out)
-	}
-}
-
-// TestWriterKeepsResponseController checks, on a real server, that the
-// wrapped writer still reaches the connection's features through Unwrap.
-func TestWriterKeepsResponseController(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
-	tr, _ := memTracing(t, nil)
-	r := testRouter(tr, m, NewLogger(io.Discard, 0))
-	errs := make(chan error, 4)
-	r.Get("/rc/deadline", func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		errs <- rc.SetWriteDeadline(time.Now().Add(time.Minute))
-		errs <- rc.EnableFullDuplex()
-		_, _ = w.Write([]byte("x"))
-		errs <- rc.Flush()
-	})
-	r.Get("/rc/hijack", func(w http.ResponseWriter, r *http.Request) {
-		conn, buf, err := http.NewResponseController(w).Hijack()
-		errs <- err
-		if err == nil {
-			_, _ = buf.WriteString("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-			_ = buf.Flush()
-			conn.Close()
-		}
-	})
-	srv := httptest.NewServer(r)
-	for _, path := range []string{"/rc/deadline", "/rc/hijack", "/stream"} {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			t.Errorf("%s: status %d", path, resp.StatusCode)
-		}
-	}
-	srv.Close() // waits for the handlers (and their deferred metrics)
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("response controller: %v", err)
-		}
-	}
-	if h, ok := histSeries(t, reg, "/stream", "GET", "200"); !ok || h.GetSampleCount() != 1 {
-		t.Errorf("streamed request not recorded")
+	if got, want := values(MetricRedirects), []string{"lost=1", "sent=0"}; !slices.Equal(got, want) {
+		t.Errorf("%s series %v, want %v", MetricRedirects, got, want)
 	}
 }

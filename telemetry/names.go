@@ -12,9 +12,11 @@ const (
 	MetricHTTPRequestDuration = "http_server_request_duration_seconds"
 	// Gauge; no labels.
 	MetricHTTPActiveRequests = "http_server_active_requests"
-	// Counter; label result: created, conflict, invalid, error.
+	// Counter; label result: the app's link creation results (created,
+	// conflict, invalid, error), created at zero from Results.LinkCreated.
 	MetricLinksCreated = "shortener_links_created_total"
-	// Counter; label result: found, not_found, expired, deleted.
+	// Counter; label result: the app's redirect results (found, not_found,
+	// expired, deleted), created at zero from Results.Redirect.
 	MetricRedirects = "shortener_redirects_total"
 	// Histogram; label operation (create, get, delete, add_visits, ...).
 	MetricStoreOperationDuration = "shortener_store_operation_duration_seconds"
@@ -33,6 +35,10 @@ const (
 	// Counter; label reason: queue_full, export_failed. Sampled spans that
 	// never reached the trace collector (registered by Tracing.RegisterMetrics).
 	MetricTraceSpansDropped = "shortener_trace_spans_dropped_total"
+	// Counter; no labels. Writes of buffered log lines to the log output
+	// that failed, losing their lines (registered by
+	// BufferedWriter.RegisterMetrics).
+	MetricLogWriteErrors = "shortener_log_write_errors_total"
 )
 
 // Label names and fixed values shared with dashboards, alerts and the gate.
@@ -49,18 +55,33 @@ const (
 	MethodOther = "_OTHER"
 )
 
-// LatencySLOSeconds is the redirect latency SLO threshold; the duration
-// histogram has a bucket boundary exactly here so the SLI is exact.
+// LatencySLOSeconds is the redirect latency SLO threshold. It must be a
+// bucket boundary of DurationBuckets (TestLatencySLOIsABucketBoundary):
+// the SLI counts requests at or under it from one le bucket, and any other
+// threshold could only be approximated.
 const LatencySLOSeconds = 0.1
 
-// DurationBuckets are the classic buckets of the request duration histogram:
-// fine below a millisecond (redirects), a boundary at the 100 ms SLO, and a
-// tail to 10 s.
-var DurationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+// DurationBuckets returns the classic buckets of the request duration
+// histogram: fine below a millisecond (redirects), a boundary at the
+// LatencySLOSeconds threshold, and a tail to 10 s. Each call returns a new
+// slice: the caller may change it without changing the contract.
+func DurationBuckets() []float64 {
+	return []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+}
 
-// StoreDurationBuckets are the buckets of the store operation histogram:
-// SQLite reads take tens of microseconds, writes (fsync) milliseconds.
-var StoreDurationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
+// StoreDurationBuckets returns the buckets of the store operation
+// histogram: SQLite reads take tens of microseconds, writes (fsync)
+// milliseconds. Each call returns a new slice.
+func StoreDurationBuckets() []float64 {
+	return []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
+}
+
+// StoreOps returns the store operations whose series NewMetrics creates at
+// zero; other operation names still work and appear on first use. Each
+// call returns a new slice.
+func StoreOps() []string {
+	return []string{"create", "get", "delete", "add_visits", "ready"}
+}
 
 // ExportedMetricNames lists every metric family the shortener exports,
 // besides the standard go_* and process_* collectors. Series derived from
@@ -79,11 +100,12 @@ func ExportedMetricNames() []string {
 		MetricBuildInfo,
 		MetricFaultInjectionEnabled,
 		MetricTraceSpansDropped,
+		MetricLogWriteErrors,
 	}
 }
 
 // Version and Revision are stamped at build time with -ldflags -X; when
-// empty, BuildVersion falls back to the module build info.
+// empty, RegisterBuildInfo falls back to the module build info.
 var (
 	Version  string
 	Revision string

@@ -49,7 +49,7 @@ func newTestServer(t *testing.T, mod func(*server.Deps)) *testServer {
 		t.Fatal(err)
 	}
 	reg := telemetry.NewRegistry()
-	metrics := telemetry.NewMetrics(reg)
+	metrics := telemetry.NewMetrics(reg, telemetry.Results{LinkCreated: app.CreateResults(), Redirect: app.RedirectResults()})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := &app.Service{
 		Store:    db,

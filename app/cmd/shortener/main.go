@@ -58,20 +58,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	// Lines are written out every 100 ms (or when 64 KiB are waiting), not
-	// one system call per access line.
-	logOut := telemetry.NewBufferedWriter(stdout, 64<<10, 100*time.Millisecond)
+	// one system call per access line. A failed write is said once on
+	// stderr and counted in shortener_log_write_errors_total.
+	logOut := telemetry.NewBufferedWriter(stdout, 64<<10, 100*time.Millisecond, stderr)
 	defer logOut.Close()
 	logger := telemetry.NewLogger(logOut, level).With("component", "shortener")
 	gcPercent, memLimitMiB := cfg.applyGCSettings(getenv)
 
 	reg := telemetry.NewRegistry()
 	version, revision := telemetry.RegisterBuildInfo(reg)
+	if err := logOut.RegisterMetrics(reg); err != nil {
+		return fmt.Errorf("log metrics: %w", err)
+	}
 	var (
 		metrics *telemetry.Metrics
 		tracing *telemetry.Tracing
 	)
 	if cfg.Telemetry {
-		metrics = telemetry.NewMetrics(reg)
+		metrics = telemetry.NewMetrics(reg, telemetry.Results{LinkCreated: app.CreateResults(), Redirect: app.RedirectResults()})
 		tracing, err = telemetry.SetupTracing(ctx, getenv, "shortener", version)
 		if err != nil {
 			return fmt.Errorf("tracing: %w", err)
