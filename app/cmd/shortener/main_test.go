@@ -295,7 +295,7 @@ func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
 	p := testenv.Start(t, nil, bin, "--addr", testenv.FreeAddr(t), "--admin-addr", admin,
 		"--db", filepath.Join(t.TempDir(), "x.db"), "--drain-delay", "100ms")
 	testenv.WaitHTTP(t, "http://"+admin+"/readyz", 15*time.Second)
-	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	code, exited := p.Wait(10 * time.Second)
