@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/obsshort/shortener/internal/launch"
 )
 
 // Config sets what a run measures and how long each measurement takes.
@@ -66,7 +68,7 @@ func DefaultConfig() Config {
 // server is a started HTTP server under test.
 type server struct {
 	name  string
-	p     *proc
+	p     *launch.Process
 	url   string // public base URL
 	admin string // admin base URL ("" for the baseline)
 	links int
@@ -78,7 +80,7 @@ type harness struct {
 	serverCPUs string
 	loadCPUs   string
 	bins       map[string]string
-	procs      []*proc
+	procs      []*launch.Process
 	wrk        *wrkRunner
 	sink       *otlpSink
 }
@@ -180,7 +182,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			if err := r.failed(); err != nil {
 				return nil, fmt.Errorf("%s round %d: %w", s.name, round+1, err)
 			}
-			if err := s.p.exited(); err != nil {
+			if err := s.p.Dead(); err != nil {
 				return nil, err
 			}
 			h.logf("round %d/%d %-20s %8.0f req/s", round+1, cfg.Rounds, s.name, r.RPS)
@@ -213,12 +215,14 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 
 	rss := map[string]int64{}
 	for _, s := range servers {
-		if rss[s.name], err = peakRSS(s.p.pid()); err != nil {
+		if rss[s.name], err = peakRSS(s.p.Pid()); err != nil {
 			return nil, err
 		}
 	}
 	for _, s := range servers {
-		s.p.stop()
+		if err := stopServer(s.p); err != nil {
+			h.logf("%v", err)
+		}
 	}
 
 	if rep.Creates, err = h.measureCreates(ctx); err != nil {
@@ -299,7 +303,7 @@ func (h *harness) build(ctx context.Context) error {
 
 func (h *harness) cleanup() {
 	for _, p := range h.procs {
-		p.kill()
+		p.Kill()
 	}
 	if h.sink != nil {
 		h.sink.close()
@@ -311,7 +315,7 @@ func (h *harness) startBaseline(ctx context.Context, links int) (*server, error)
 	if err != nil {
 		return nil, err
 	}
-	p, err := startProc("baseline", h.serverCPUs, nil, h.bins["baseline"], "-addr", addr, "-links", strconv.Itoa(links))
+	p, err := startServer("baseline", h.serverCPUs, nil, h.bins["baseline"], "-addr", addr, "-links", strconv.Itoa(links))
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +357,7 @@ func (h *harness) startShortenerBin(ctx context.Context, bin, name, db string, l
 			env = append(env, strings.SplitN(kv, "=", 2)[0]+"=")
 		}
 	}
-	p, err := startProc(name, h.serverCPUs, env, bin, args...)
+	p, err := startServer(name, h.serverCPUs, env, bin, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +375,7 @@ func (h *harness) measureCreates(ctx context.Context) (createResult, error) {
 	res := createResult{Clients: h.cfg.CreateClients}
 	h.logf("durable creates: %d clients for %s, then kill -9", h.cfg.CreateClients, h.cfg.Duration)
 	killed := make(chan struct{})
-	stop := time.AfterFunc(h.cfg.Duration, func() { s.p.kill(); close(killed) })
+	stop := time.AfterFunc(h.cfg.Duration, func() { s.p.Kill(); close(killed) })
 	defer stop.Stop()
 	// The clients' window is a little longer than the server's life, so the
 	// kill lands while requests are in flight.
@@ -389,7 +393,9 @@ func (h *harness) measureCreates(ctx context.Context) (createResult, error) {
 	}
 	res.Verified = len(acked)
 	res.Resolved, res.Missing = verifyLinks(ctx, again.url, acked)
-	again.p.stop()
+	if err := stopServer(again.p); err != nil {
+		h.logf("%v", err)
+	}
 	h.logf("  durable: %d/%d resolved", res.Resolved, res.Verified)
 	if res.Created == 0 {
 		return res, errors.New("durable creates: no link was acknowledged")
