@@ -175,9 +175,9 @@ func TestTwoProcessesShareOneDatabase(t *testing.T) {
 		t.Fatalf("only %d links created; the load did not run", created.Load())
 	}
 	for name, in := range map[string]*instance{"stable": stable, "canary": canary} {
-		out := strings.ToLower(in.out.String())
+		out := strings.ToLower(in.output())
 		if strings.Contains(out, "database is locked") || strings.Contains(out, "sqlite_busy") {
-			t.Errorf("%s logged a lock error:\n%s", name, tail(in.out.String(), 2000))
+			t.Errorf("%s logged a lock error:\n%s", name, tail(in.output(), 2000))
 		}
 	}
 }

@@ -166,7 +166,7 @@ func TestSoak(t *testing.T) {
 		time.Sleep(every)
 		take()
 		if in.exited() {
-			t.Fatalf("the service exited during the soak: %v", in.err)
+			t.Fatalf("the service exited during the soak: %v", in.p.Err())
 		}
 	}
 	cancel()

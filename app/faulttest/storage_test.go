@@ -107,7 +107,7 @@ func TestStoreUnavailable(t *testing.T) {
 			}
 			time.Sleep(500 * time.Millisecond) // a few failed visit flushes
 			if in.exited() {
-				t.Fatalf("process exited during the fault: %v", in.err)
+				t.Fatalf("process exited during the fault: %v", in.p.Err())
 			}
 
 			f.clear(t, dir, db)
