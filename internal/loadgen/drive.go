@@ -24,6 +24,8 @@ type Pace struct {
 	// Saturated, if set, is called for each request the open loop could
 	// not start.
 	Saturated func()
+	// Limit, if above 0, ends the run once that many requests started.
+	Limit int
 }
 
 // Request identifies one request of a run.
@@ -40,8 +42,8 @@ type Stats struct {
 	Saturated int // open loop: requests not started, MaxInFlight in flight
 }
 
-// Drive calls do for each request, paced as p says, until ctx ends, then
-// waits for the requests in flight. Those finish: do gets a context that
+// Drive calls do for each request, paced as p says, until ctx ends or
+// p.Limit requests have started, then waits for the requests in flight. Those finish: do gets a context that
 // keeps ctx's values but does not end with it, so a request is never cut
 // off by the end of the run (do can use ctx itself to abandon requests).
 func Drive(ctx context.Context, p Pace, do func(ctx context.Context, r Request)) (Stats, error) {
@@ -49,7 +51,7 @@ func Drive(ctx context.Context, p Pace, do func(ctx context.Context, r Request))
 	case (p.Workers > 0) == (p.RPS > 0):
 		return Stats{}, errors.New("pace: set either workers or rps")
 	case p.Workers > 0:
-		return closedLoop(ctx, p.Workers, do), nil
+		return closedLoop(ctx, p.Workers, p.Limit, do), nil
 	}
 	if p.MaxInFlight <= 0 {
 		p.MaxInFlight = 256
@@ -57,7 +59,7 @@ func Drive(ctx context.Context, p Pace, do func(ctx context.Context, r Request))
 	return openLoop(ctx, p, do), nil
 }
 
-func closedLoop(ctx context.Context, workers int, do func(context.Context, Request)) Stats {
+func closedLoop(ctx context.Context, workers, limit int, do func(context.Context, Request)) Stats {
 	var (
 		mu  sync.Mutex
 		seq int
@@ -66,7 +68,7 @@ func closedLoop(ctx context.Context, workers int, do func(context.Context, Reque
 	next := func() (int, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || (limit > 0 && seq >= limit) {
 			return 0, false
 		}
 		seq++
@@ -100,7 +102,7 @@ func openLoop(ctx context.Context, p Pace, do func(context.Context, Request)) St
 	next := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	for {
+	for p.Limit <= 0 || stats.Started < p.Limit {
 		next = next.Add(every)
 		timer.Reset(time.Until(next))
 		select {
@@ -126,4 +128,5 @@ func openLoop(ctx context.Context, p Pace, do func(context.Context, Request)) St
 			do(reqCtx, Request{Seq: seq})
 		})
 	}
+	return stats
 }

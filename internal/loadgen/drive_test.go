@@ -61,6 +61,11 @@ func TestDrive(t *testing.T) {
 		{name: "open loop", pace: Pace{RPS: 200}, work: 0, run: 500 * time.Millisecond,
 			minStarted: 50, maxStarted: 110, maxConcurrent: 256, wantWorkers: 1},
 		// Answers take 200 ms but only 2 may be in flight: most are not started.
+		// A limit ends the run before its context does.
+		{name: "closed loop limit", pace: Pace{Workers: 4, Limit: 30}, work: time.Millisecond, run: 5 * time.Second,
+			minStarted: 30, maxStarted: 30, maxConcurrent: 4, wantWorkers: 4},
+		{name: "open loop limit", pace: Pace{RPS: 500, Limit: 20}, work: 0, run: 5 * time.Second,
+			minStarted: 20, maxStarted: 20, maxConcurrent: 256, wantWorkers: 1},
 		{name: "open loop saturated", pace: Pace{RPS: 200, MaxInFlight: 2}, work: 200 * time.Millisecond, run: 500 * time.Millisecond,
 			minStarted: 2, maxStarted: 8, maxConcurrent: 2, wantSaturation: true, wantWorkers: 1},
 	}
@@ -71,9 +76,13 @@ func TestDrive(t *testing.T) {
 			tt.pace.Saturated = func() { saturated.Add(1) }
 			ctx, cancel := context.WithTimeout(context.Background(), tt.run)
 			defer cancel()
+			began := time.Now()
 			stats, err := Drive(ctx, tt.pace, p.do)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if took := time.Since(began); tt.pace.Limit > 0 && took > tt.run/2 {
+				t.Errorf("a run limited to %d requests took %s", tt.pace.Limit, took)
 			}
 			if stats.Started < tt.minStarted || stats.Started > tt.maxStarted {
 				t.Errorf("started %d requests, want %d..%d", stats.Started, tt.minStarted, tt.maxStarted)
