@@ -16,6 +16,7 @@ import (
 
 	"github.com/obsshort/shortener/internal/httpwait"
 	"github.com/obsshort/shortener/internal/launch"
+	"github.com/obsshort/shortener/internal/loadgen"
 	"github.com/obsshort/shortener/internal/testenv"
 )
 
@@ -100,6 +101,48 @@ func (in *instance) terminate(timeout time.Duration) error {
 		in.t.Fatalf("shortener still running %s after SIGTERM", timeout)
 	}
 	return in.p.Err()
+}
+
+// drive runs load paced as pace says until ctx ends (or pace.Limit
+// requests started) and returns once every request has finished.
+func drive(t *testing.T, ctx context.Context, pace loadgen.Pace, do func(context.Context, loadgen.Request)) loadgen.Stats {
+	t.Helper()
+	stats, err := loadgen.Drive(ctx, pace, do)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stats
+}
+
+// load runs drive in the background; wait returns once the load has
+// stopped (ctx ended) and every request has finished.
+func load(t *testing.T, ctx context.Context, pace loadgen.Pace, do func(context.Context, loadgen.Request)) (wait func() loadgen.Stats) {
+	t.Helper()
+	done := make(chan loadgen.Stats, 1)
+	go func() {
+		stats, err := loadgen.Drive(ctx, pace, do)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- stats
+	}()
+	return sync.OnceValue(func() loadgen.Stats { return <-done })
+}
+
+// deleteLink deletes a link with the admin key and returns the status.
+func deleteLink(t *testing.T, ctx context.Context, c *http.Client, base, code string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, base+"/api/v1/links/"+code, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("delete %s: %v", code, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // newClient returns a client that does not follow redirects and keeps enough
@@ -200,11 +243,4 @@ func (s *statusCounts) failures() (int, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.counts["FAILED"], append([]string(nil), s.errs...)
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
 }
