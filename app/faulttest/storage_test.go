@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/internal/testenv"
+	"github.com/obsshort/shortener/telemetry"
 )
 
 // storageFault breaks and repairs the storage under a running service.
@@ -105,7 +106,19 @@ func TestStoreUnavailable(t *testing.T) {
 			if err != nil || st != http.StatusServiceUnavailable || !strings.Contains(body, f.message) {
 				t.Fatalf("readyz during the fault: %d %s %v, want 503 saying %q", st, body, err, f.message)
 			}
-			time.Sleep(500 * time.Millisecond) // a few failed visit flushes
+			// The visits of those redirects are flushed every 200 ms: the
+			// flushes must fail while the fault lasts, and the process must
+			// live through them.
+			flushErrors := telemetry.MetricVisitFlushBatches + `{result="error"}`
+			for deadline := time.Now().Add(10 * time.Second); metricValue(t, in, flushErrors) == 0; time.Sleep(100 * time.Millisecond) {
+				if in.exited() {
+					t.Fatalf("process exited during the fault: %v", in.p.Err())
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s still 0 10 s into the fault: no visit flush met the fault", flushErrors)
+				}
+			}
+			time.Sleep(500 * time.Millisecond) // a few more failed flushes
 			if in.exited() {
 				t.Fatalf("process exited during the fault: %v", in.p.Err())
 			}
