@@ -379,8 +379,11 @@ func (h *harness) measureCreates(ctx context.Context) (createResult, error) {
 	defer stop.Stop()
 	// The clients' window is a little longer than the server's life, so the
 	// kill lands while requests are in flight.
-	acked, failures, took := createLoad(ctx, s.url, h.cfg.CreateClients, h.cfg.Duration+500*time.Millisecond)
+	acked, failures, took, err := createLoad(ctx, s.url, h.cfg.CreateClients, h.cfg.Duration+500*time.Millisecond)
 	<-killed
+	if err != nil {
+		return res, err
+	}
 	res.Created = len(acked)
 	res.Seconds = min(took, h.cfg.Duration).Seconds()
 	res.PerSec = float64(res.Created) / res.Seconds
@@ -392,7 +395,9 @@ func (h *harness) measureCreates(ctx context.Context) (createResult, error) {
 		return res, fmt.Errorf("restart after kill -9: %w", err)
 	}
 	res.Verified = len(acked)
-	res.Resolved, res.Missing = verifyLinks(ctx, again.url, acked)
+	if res.Resolved, res.Missing, err = verifyLinks(ctx, again.url, acked); err != nil {
+		return res, err
+	}
 	if err := stopServer(again.p); err != nil {
 		h.logf("%v", err)
 	}

@@ -1,15 +1,14 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/obsshort/shortener/internal/loadgen"
 )
 
 // createResult is the durable creation run.
@@ -21,16 +20,16 @@ type createResult struct {
 	Failures int64    `json:"failures_before_kill"`
 	Verified int      `json:"verified"`
 	Resolved int      `json:"resolved"`
-	Missing  []string `json:"missing,omitempty"`
+	// Missing is up to ten acknowledged links that did not redirect to
+	// their URL after the restart, with what they answered.
+	Missing []string `json:"missing,omitempty"`
 }
-
-type ackedLink struct{ code, url string }
 
 // createLoad posts links from clients concurrent keep-alive connections
 // until the window ends and returns every link answered 201 inside it.
 // Requests still in flight at the end are abandoned: the caller kills the
 // server under load, and only acknowledged links count.
-func createLoad(ctx context.Context, baseURL string, clients int, window time.Duration) ([]ackedLink, int64, time.Duration) {
+func createLoad(ctx context.Context, baseURL string, clients int, window time.Duration) ([]loadgen.Link, int64, time.Duration, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -38,92 +37,42 @@ func createLoad(ctx context.Context, baseURL string, clients int, window time.Du
 	defer cancel()
 	var (
 		mu       sync.Mutex
-		acked    []ackedLink
+		acked    []loadgen.Link
 		failures atomic.Int64
-		wg       sync.WaitGroup
 	)
 	start := time.Now()
-	for c := range clients {
-		wg.Go(func() {
-			var mine []ackedLink
-			for seq := 0; ctx.Err() == nil; seq++ {
-				target := fmt.Sprintf("https://example.org/created/%d/%d", c, seq)
-				body := fmt.Sprintf(`{"url":%q}`, target)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/api/v1/links", bytes.NewBufferString(body))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					if ctx.Err() == nil {
-						failures.Add(1)
-					}
-					continue
-				}
-				var got struct {
-					Code string `json:"code"`
-					URL  string `json:"url"`
-				}
-				err = json.NewDecoder(resp.Body).Decode(&got)
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated || err != nil || got.Code == "" {
-					failures.Add(1)
-					continue
-				}
-				mine = append(mine, ackedLink{code: got.Code, url: got.URL})
+	// Each request runs under the window's context, not the one Drive
+	// hands out, so that the window's end abandons it.
+	_, err := loadgen.Drive(ctx, loadgen.Pace{Workers: clients}, func(_ context.Context, r loadgen.Request) {
+		l, status, err := loadgen.Create(ctx, client, baseURL, fmt.Sprintf("https://example.org/created/%d", r.Seq))
+		switch {
+		case status == 0 && err != nil: // no answer
+			if ctx.Err() == nil {
+				failures.Add(1)
 			}
+		case status != http.StatusCreated || err != nil:
+			failures.Add(1)
+		default:
 			mu.Lock()
-			acked = append(acked, mine...)
+			acked = append(acked, l)
 			mu.Unlock()
-		})
+		}
+	})
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("durable creates: %w", err)
 	}
-	wg.Wait()
-	return acked, failures.Load(), time.Since(start)
+	return acked, failures.Load(), time.Since(start), nil
 }
 
 // verifyLinks requests every acknowledged code (without following the
-// redirect) and returns how many answer 302 to their own URL, and up to ten
-// codes that did not.
-func verifyLinks(ctx context.Context, baseURL string, links []ackedLink) (int, []string) {
-	tr := &http.Transport{MaxIdleConnsPerHost: 16}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{
-		Transport:     tr,
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+// redirect) and returns how many redirect to their own URL, and up to ten
+// that did not, with what they answered.
+func verifyLinks(ctx context.Context, baseURL string, links []loadgen.Link) (int, []string, error) {
+	client := loadgen.NoRedirects(10*time.Second, 16)
+	defer client.CloseIdleConnections()
+	broken := loadgen.Verify(ctx, client, baseURL, links)
+	if err := ctx.Err(); err != nil {
+		return 0, nil, fmt.Errorf("verify acknowledged links: %w", err)
 	}
-	var (
-		ok      atomic.Int64
-		mu      sync.Mutex
-		missing []string
-		next    atomic.Int64
-		wg      sync.WaitGroup
-	)
-	for range 16 {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(links) || ctx.Err() != nil {
-					return
-				}
-				l := links[i]
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/"+l.code, nil)
-				resp, err := client.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == l.url {
-						ok.Add(1)
-						continue
-					}
-				}
-				mu.Lock()
-				if len(missing) < 10 {
-					missing = append(missing, l.code)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return int(ok.Load()), missing
+	return len(links) - len(broken), broken[:min(len(broken), 10)], nil
 }
