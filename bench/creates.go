@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,13 +15,13 @@ import (
 
 // createResult is the durable creation run.
 type createResult struct {
-	Clients  int      `json:"clients"`
-	Seconds  float64  `json:"seconds"`
-	Created  int      `json:"created_201"`
-	PerSec   float64  `json:"created_per_second"`
-	Failures int64    `json:"failures_before_kill"`
-	Verified int      `json:"verified"`
-	Resolved int      `json:"resolved"`
+	Clients  int     `json:"clients"`
+	Seconds  float64 `json:"seconds"`
+	Created  int     `json:"created_201"`
+	PerSec   float64 `json:"created_per_second"`
+	Failures int64   `json:"failures_before_kill"`
+	Verified int     `json:"verified"`
+	Resolved int     `json:"resolved"`
 	// Missing is up to ten acknowledged links that did not redirect to
 	// their URL after the restart, with what they answered.
 	Missing []string `json:"missing,omitempty"`
@@ -75,4 +77,46 @@ func verifyLinks(ctx context.Context, baseURL string, links []loadgen.Link) (int
 		return 0, nil, fmt.Errorf("verify acknowledged links: %w", err)
 	}
 	return len(links) - len(broken), broken[:min(len(broken), 10)], nil
+}
+
+func (h *harness) measureCreates(ctx context.Context) (createResult, error) {
+	db := filepath.Join(h.dir, "creates.db")
+	s, err := h.startShortener(ctx, "shortener-creates", db, 0, true)
+	if err != nil {
+		return createResult{}, err
+	}
+	res := createResult{Clients: h.cfg.CreateClients}
+	h.logf("durable creates: %d clients for %s, then kill -9", h.cfg.CreateClients, h.cfg.Duration)
+	killed := make(chan struct{})
+	stop := time.AfterFunc(h.cfg.Duration, func() { s.p.Kill(); close(killed) })
+	defer stop.Stop()
+	// The clients' window is a little longer than the server's life, so the
+	// kill lands while requests are in flight.
+	acked, failures, took, err := createLoad(ctx, s.url, h.cfg.CreateClients, h.cfg.Duration+500*time.Millisecond)
+	<-killed
+	if err != nil {
+		return res, err
+	}
+	res.Created = len(acked)
+	res.Seconds = min(took, h.cfg.Duration).Seconds()
+	res.PerSec = float64(res.Created) / res.Seconds
+	res.Failures = failures
+	h.logf("  %d links acknowledged (%.0f/s); restarting on the same database", res.Created, res.PerSec)
+
+	again, err := h.startShortener(ctx, "shortener-restarted", db, 0, true)
+	if err != nil {
+		return res, fmt.Errorf("restart after kill -9: %w", err)
+	}
+	res.Verified = len(acked)
+	if res.Resolved, res.Missing, err = verifyLinks(ctx, again.url, acked); err != nil {
+		return res, err
+	}
+	if err := stopServer(again.p); err != nil {
+		h.logf("%v", err)
+	}
+	h.logf("  durable: %d/%d resolved", res.Resolved, res.Verified)
+	if res.Created == 0 {
+		return res, errors.New("durable creates: no link was acknowledged")
+	}
+	return res, nil
 }
