@@ -159,11 +159,7 @@ func mountTmpfs(t *testing.T, dir, size string) {
 	t.Helper()
 	mount := testenv.RequireTool(t, "mount")
 	if out, err := exec.Command(mount, "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("mount tmpfs (needs root): %v %s", err, out)
-		if testenv.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.SkipUnlessCI(t, "mount tmpfs (needs root): %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
 }
@@ -180,11 +176,7 @@ func chattr(t *testing.T, mode string, files ...string) {
 		}
 	}
 	if out, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("chattr %s (needs root and ext4 or xfs): %v %s", mode, err, out)
-		if testenv.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.SkipUnlessCI(t, "chattr %s (needs root and ext4 or xfs): %v %s", mode, err, out)
 	}
 }
 

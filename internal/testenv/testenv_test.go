@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,5 +126,53 @@ func TestBuildBinary(t *testing.T) {
 	WaitHTTP(t, "http://"+addr+"/healthz", 10*time.Second)
 	if p.Exited() {
 		t.Fatalf("baseline exited: %s", p.Output())
+	}
+}
+
+// stopRecorder stands in for a test to see how a helper stops it. Like
+// a real test, it stops the helper's goroutine at the first Fatal or Skip.
+type stopRecorder struct {
+	testing.TB
+	skipped, failed bool
+}
+
+func (r *stopRecorder) Helper()      {}
+func (r *stopRecorder) Fatal(...any) { r.failed = true; runtime.Goexit() }
+func (r *stopRecorder) Skip(...any)  { r.skipped = true; runtime.Goexit() }
+
+// run calls helper with the recorder on a goroutine of its own, as a test
+// runs on its own goroutine.
+func (r *stopRecorder) run(helper func(testing.TB)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		helper(r)
+	}()
+	<-done
+}
+
+// Under CI nothing skips: what would skip on a developer machine fails.
+func TestNothingSkipsUnderCI(t *testing.T) {
+	helpers := map[string]func(testing.TB){
+		"SkipUnlessCI":           func(tb testing.TB) { SkipUnlessCI(tb, "no %s here", "thing") },
+		"RequireTool of nothing": func(tb testing.TB) { RequireTool(tb, "no-such-tool-for-testenv") },
+	}
+	for name, helper := range helpers {
+		for _, tc := range []struct {
+			ci       string
+			wantFail bool
+		}{{"true", true}, {"yes", true}, {"1", true}, {"", false}, {"false", false}} {
+			t.Run(name+" CI="+tc.ci, func(t *testing.T) {
+				t.Setenv("CI", tc.ci)
+				r := &stopRecorder{}
+				r.run(helper)
+				if r.failed != tc.wantFail || r.skipped == tc.wantFail {
+					t.Fatalf("failed %v skipped %v, want failed %v", r.failed, r.skipped, tc.wantFail)
+				}
+			})
+		}
+	}
+	if p := RequireTool(t, "sh"); p == "" {
+		t.Fatal("RequireTool(sh) found nothing")
 	}
 }
