@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/bench/linkset"
+	"github.com/obsshort/shortener/internal/launch"
 )
 
 // wrkScript spreads requests uniformly over links 0..n-1 (n is the script's
@@ -59,18 +59,23 @@ func newWrkRunner(dir, cpus string, threads, conns int) (*wrkRunner, error) {
 
 // run drives baseURL for d with links codes and parses wrk's summary.
 func (w *wrkRunner) run(ctx context.Context, baseURL string, links int, d time.Duration) (wrkResult, error) {
-	argv := []string{w.bin, "-t", strconv.Itoa(w.threads), "-c", strconv.Itoa(w.conns),
+	args := []string{"-t", strconv.Itoa(w.threads), "-c", strconv.Itoa(w.conns),
 		"-d", fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds())), "--timeout", "5s",
 		"-s", w.script, baseURL, "--", strconv.Itoa(links)}
-	if w.cpus != "" {
-		argv = append([]string{"taskset", "-c", w.cpus}, argv...)
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	out, err := cmd.CombinedOutput()
+	p, err := launch.Start(launch.Spec{Name: "wrk", Path: w.bin, Args: args, CPUs: w.cpus})
 	if err != nil {
-		return wrkResult{}, fmt.Errorf("wrk %s: %w: %s", baseURL, err, out)
+		return wrkResult{}, err
 	}
-	return parseWrk(string(out))
+	select {
+	case <-p.Done():
+	case <-ctx.Done():
+		_ = p.Stop(context.Background(), 2*time.Second)
+		return wrkResult{}, fmt.Errorf("wrk %s: %w", baseURL, ctx.Err())
+	}
+	if err := p.Err(); err != nil {
+		return wrkResult{}, fmt.Errorf("wrk %s: %w: %s", baseURL, err, p.Output())
+	}
+	return parseWrk(p.Output())
 }
 
 var (

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obsshort/shortener/internal/httpwait"
+	"github.com/obsshort/shortener/internal/launch"
+	"github.com/obsshort/shortener/internal/loadgen"
 	"github.com/obsshort/shortener/internal/testenv"
 )
 
@@ -26,10 +27,7 @@ type instance struct {
 	t     *testing.T
 	Addr  string // public listener
 	Admin string // admin listener
-	cmd   *exec.Cmd
-	out   *testenv.SyncBuffer
-	done  chan struct{}
-	err   error // exit status, valid once done is closed
+	p     *launch.Process
 }
 
 // start runs the shortener binary on db with load-test defaults (no rate
@@ -39,41 +37,38 @@ type instance struct {
 func start(t *testing.T, db string, env []string, args ...string) *instance {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		in := launch(t, db, env, args...)
+		in := startOnce(t, db, env, args...)
 		err := in.waitReady(20 * time.Second)
 		if err == nil {
 			return in
 		}
-		if attempt < 3 && in.exited() && strings.Contains(in.out.String(), "address already in use") {
+		if attempt < 3 && in.exited() && strings.Contains(in.output(), "address already in use") {
 			continue
 		}
-		t.Fatalf("%v\n%s", err, tail(in.out.String(), 3000))
+		t.Fatalf("%v\n%s", err, in.p.Tail(40))
 	}
 }
 
-func launch(t *testing.T, db string, env []string, args ...string) *instance {
+func startOnce(t *testing.T, db string, env []string, args ...string) *instance {
 	t.Helper()
 	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
-	in := &instance{t: t, Addr: testenv.FreeAddr(t), Admin: testenv.FreeAddr(t), out: &testenv.SyncBuffer{}, done: make(chan struct{})}
+	in := &instance{t: t, Addr: testenv.FreeAddr(t), Admin: testenv.FreeAddr(t)}
 	all := append([]string{
 		"--addr", in.Addr, "--admin-addr", in.Admin, "--db", db,
 		"--rate-limit", "0", "--log-level", "warn",
 	}, args...)
-	in.cmd = exec.Command(bin, all...)
-	in.cmd.Env = append(os.Environ(), "SHORTENER_ADMIN_KEYS="+adminKey, "OTEL_EXPORTER_OTLP_ENDPOINT=", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=")
-	in.cmd.Env = append(in.cmd.Env, env...)
-	in.cmd.Stdout, in.cmd.Stderr = in.out, in.out
-	if err := in.cmd.Start(); err != nil {
-		t.Fatalf("start shortener: %v", err)
+	p, err := launch.Start(launch.Spec{
+		Name: "shortener " + in.Addr, Path: bin, Args: all,
+		Env: append([]string{"SHORTENER_ADMIN_KEYS=" + adminKey, "OTEL_EXPORTER_OTLP_ENDPOINT=", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="}, env...),
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() { in.err = in.cmd.Wait(); close(in.done) }()
+	in.p = p
 	t.Cleanup(func() {
-		if !in.exited() {
-			_ = in.cmd.Process.Kill()
-			<-in.done
-		}
+		p.Kill()
 		if t.Failed() {
-			t.Logf("output of shortener %s:\n%s", in.Addr, tail(in.out.String(), 3000))
+			t.Logf("output of shortener %s:\n%s", in.Addr, p.Tail(40))
 		}
 	})
 	return in
@@ -82,59 +77,72 @@ func launch(t *testing.T, db string, env []string, args ...string) *instance {
 func (in *instance) URL() string      { return "http://" + in.Addr }
 func (in *instance) AdminURL() string { return "http://" + in.Admin }
 
-func (in *instance) exited() bool {
-	select {
-	case <-in.done:
-		return true
-	default:
-		return false
-	}
-}
+func (in *instance) exited() bool { return in.p.Exited() }
+
+// output is what the process wrote to stdout and stderr so far.
+func (in *instance) output() string { return in.p.Output() }
 
 // waitReady polls the admin /readyz until 200; it gives up early if the
 // process exits.
 func (in *instance) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(in.AdminURL() + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if in.exited() {
-			return fmt.Errorf("shortener exited before ready: %v", in.err)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("shortener not ready after %s", timeout)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	return httpwait.UntilOK(context.Background(), in.AdminURL()+"/readyz", timeout, in.p.Dead)
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (in *instance) kill() {
-	in.t.Helper()
-	if err := in.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		in.t.Fatalf("kill -9: %v", err)
-	}
-	<-in.done
-}
+func (in *instance) kill() { in.p.Kill() }
 
 // terminate sends SIGTERM and returns the exit status.
 func (in *instance) terminate(timeout time.Duration) error {
 	in.t.Helper()
-	if err := in.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		in.t.Fatalf("SIGTERM: %v", err)
+	if err := in.p.Signal(syscall.SIGTERM); err != nil {
+		in.t.Fatal(err)
 	}
-	select {
-	case <-in.done:
-		return in.err
-	case <-time.After(timeout):
+	if _, exited := in.p.Wait(timeout); !exited {
 		in.t.Fatalf("shortener still running %s after SIGTERM", timeout)
-		return nil
 	}
+	return in.p.Err()
+}
+
+// drive runs load paced as pace says until ctx ends (or pace.Limit
+// requests started) and returns once every request has finished.
+func drive(t *testing.T, ctx context.Context, pace loadgen.Pace, do func(context.Context, loadgen.Request)) loadgen.Stats {
+	t.Helper()
+	stats, err := loadgen.Drive(ctx, pace, do)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stats
+}
+
+// load runs drive in the background; wait returns once the load has
+// stopped (ctx ended) and every request has finished.
+func load(t *testing.T, ctx context.Context, pace loadgen.Pace, do func(context.Context, loadgen.Request)) (wait func() loadgen.Stats) {
+	t.Helper()
+	done := make(chan loadgen.Stats, 1)
+	go func() {
+		stats, err := loadgen.Drive(ctx, pace, do)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- stats
+	}()
+	return sync.OnceValue(func() loadgen.Stats { return <-done })
+}
+
+// deleteLink deletes a link with the admin key and returns the status.
+func deleteLink(t *testing.T, ctx context.Context, c *http.Client, base, code string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, base+"/api/v1/links/"+code, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("delete %s: %v", code, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // newClient returns a client that does not follow redirects and keeps enough
@@ -235,11 +243,4 @@ func (s *statusCounts) failures() (int, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.counts["FAILED"], append([]string(nil), s.errs...)
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
 }

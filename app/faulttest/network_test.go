@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obsshort/shortener/internal/loadgen"
 	"github.com/obsshort/shortener/internal/testenv"
 )
 
@@ -29,33 +30,30 @@ func latencies(t *testing.T, in *instance, d time.Duration) []time.Duration {
 	var (
 		mu  sync.Mutex
 		out []time.Duration
-		wg  sync.WaitGroup
 	)
-	deadline := time.Now().Add(d)
-	for g := range 4 {
-		wg.Go(func() {
-			for i := 0; time.Now().Before(deadline); i++ {
-				begin := time.Now()
-				if i%2 == 0 {
-					st, _, err := createLink(ctx, client, in.URL(), fmt.Sprintf("https://example.com/lat/%d/%d", g, i), "")
-					if err != nil || st != http.StatusCreated {
-						t.Errorf("create: %d %v", st, err)
-						return
-					}
-				} else {
-					st, _, _, err := get(ctx, client, in.URL()+"/"+seed.Code)
-					if err != nil || st != http.StatusFound {
-						t.Errorf("redirect: %d %v", st, err)
-						return
-					}
-				}
-				mu.Lock()
-				out = append(out, time.Since(begin))
-				mu.Unlock()
+	run, stop := context.WithTimeout(ctx, d)
+	defer stop()
+	drive(t, run, loadgen.Pace{Workers: 4}, func(rctx context.Context, r loadgen.Request) {
+		begin := time.Now()
+		if r.Seq%2 == 0 {
+			st, _, err := createLink(rctx, client, in.URL(), fmt.Sprintf("https://example.com/lat/%d", r.Seq), "")
+			if err != nil || st != http.StatusCreated {
+				t.Errorf("create: %d %v", st, err)
+				stop()
+				return
 			}
-		})
-	}
-	wg.Wait()
+		} else {
+			st, _, _, err := get(rctx, client, in.URL()+"/"+seed.Code)
+			if err != nil || st != http.StatusFound {
+				t.Errorf("redirect: %d %v", st, err)
+				stop()
+				return
+			}
+		}
+		mu.Lock()
+		out = append(out, time.Since(begin))
+		mu.Unlock()
+	})
 	slices.Sort(out)
 	return out
 }
@@ -175,6 +173,7 @@ func TestSlowloris(t *testing.T) {
 	// own header timeout: attackers/slots rounds, plus slack for a busy machine.
 	limit := (attackers/slots + 2) * headerTimeout
 	in := start(t, dbPath(t), nil, "--read-header-timeout", headerTimeout.String(), "--max-connections", strconv.Itoa(slots))
+	fdsBefore := metricValue(t, in, "process_open_fds")
 	closedAfter := make(chan time.Duration, attackers)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -204,7 +203,18 @@ func TestSlowloris(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(200 * time.Millisecond) // let the attackers take every slot
+	// The premise: the attackers hold every slot, so a normal client gets
+	// in only because the header timeout frees them. Each accepted
+	// connection is an open file of the process (the scrape's own
+	// connection is in both readings).
+	held := 0.0
+	for deadline := time.Now().Add(headerTimeout); held < slots; time.Sleep(20 * time.Millisecond) {
+		held = metricValue(t, in, "process_open_fds") - fdsBefore
+		if time.Now().After(deadline) {
+			t.Fatalf("the attackers hold %.0f connections, not all %d slots: the attack did not take place", held, slots)
+		}
+	}
+	t.Logf("the attackers hold %.0f connections (%d slots)", held, slots)
 
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var worst time.Duration

@@ -6,9 +6,10 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/obsshort/shortener/internal/loadgen"
 )
 
 // TestSIGTERMUnderLoad sends SIGTERM while requests are in flight. The load
@@ -27,23 +28,25 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		t.Fatalf("seed link: %d %v", status, err)
 	}
 
+	// The load runs until the "load balancer" sees readyz 503.
+	lbIn, lbOut := context.WithCancel(ctx)
+	defer lbOut()
 	var (
-		lbOut     atomic.Bool // the "load balancer" saw readyz 503
-		mu        sync.Mutex
-		notReady  time.Time // first readyz 503
-		closed    time.Time // first refused connection on the public listener
-		spans     [][2]time.Time
-		tally     statusCounts
-		wg, polls sync.WaitGroup
+		mu       sync.Mutex
+		notReady time.Time // first readyz 503
+		closed   time.Time // first refused connection on the public listener
+		spans    [][2]time.Time
+		tally    statusCounts
+		polls    sync.WaitGroup
 	)
 	polls.Go(func() { // readiness, as a load balancer checks it
+		defer lbOut() // also when the process exits without ever saying 503
 		for !in.exited() {
 			st, _, _, err := get(ctx, client, in.AdminURL()+"/readyz")
 			if err == nil && st == http.StatusServiceUnavailable {
 				mu.Lock()
 				notReady = time.Now()
 				mu.Unlock()
-				lbOut.Store(true)
 				return
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -62,35 +65,31 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-	for g := range 16 {
-		wg.Go(func() {
-			for i := 0; !lbOut.Load(); i++ {
-				begin := time.Now()
-				if (g+i)%2 == 0 {
-					st, body, err := createLink(ctx, client, in.URL(), fmt.Sprintf("https://example.com/term/%d/%d", g, i), "")
-					if err != nil || st != http.StatusCreated {
-						tally.fail("create: %d %q %v", st, body.Error, err)
-						continue
-					}
-					tally.add("create 201")
-				} else {
-					st, _, _, err := get(ctx, client, in.URL()+"/"+seed.Code)
-					if err != nil || st != http.StatusFound {
-						tally.fail("redirect: %d %v", st, err)
-						continue
-					}
-					tally.add("redirect 302")
-				}
-				mu.Lock()
-				spans = append(spans, [2]time.Time{begin, time.Now()})
-				mu.Unlock()
+	wait := load(t, lbIn, loadgen.Pace{Workers: 16}, func(rctx context.Context, r loadgen.Request) {
+		begin := time.Now()
+		if r.Seq%2 == 0 {
+			st, body, err := createLink(rctx, client, in.URL(), fmt.Sprintf("https://example.com/term/%d", r.Seq), "")
+			if err != nil || st != http.StatusCreated {
+				tally.fail("create: %d %q %v", st, body.Error, err)
+				return
 			}
-		})
-	}
+			tally.add("create 201")
+		} else {
+			st, _, _, err := get(rctx, client, in.URL()+"/"+seed.Code)
+			if err != nil || st != http.StatusFound {
+				tally.fail("redirect: %d %v", st, err)
+				return
+			}
+			tally.add("redirect 302")
+		}
+		mu.Lock()
+		spans = append(spans, [2]time.Time{begin, time.Now()})
+		mu.Unlock()
+	})
 	time.Sleep(2500 * time.Millisecond)
 	term := time.Now()
 	exit := in.terminate(30 * time.Second)
-	wg.Wait()
+	wait()
 	polls.Wait()
 
 	t.Logf("answers: %s", tally.String())

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/obsshort/shortener/internal/loadgen"
 )
 
 // soakSample is one reading of the service's resource use.
@@ -73,80 +75,58 @@ func TestSoak(t *testing.T) {
 		}
 		return codes[rand.IntN(len(codes))]
 	}
-	// 400 requests per second in total, spread over 8 workers.
-	tick := time.NewTicker(2500 * time.Microsecond)
-	defer tick.Stop()
-	work := make(chan struct{})
-	go func() {
-		defer close(work)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				select {
-				case work <- struct{}{}:
-				default: // workers busy: skip rather than queue up
+	// 400 requests per second in total, at most 8 in flight: a request due
+	// while 8 are in flight is skipped rather than queued.
+	loadDone := load(t, ctx, loadgen.Pace{RPS: 400, MaxInFlight: 8}, func(rctx context.Context, r loadgen.Request) {
+		i := r.Seq
+		requests.Add(1)
+		switch n := rand.IntN(100); {
+		case n < 15:
+			st, body, err := createLink(rctx, client, in.URL(), fmt.Sprintf("https://example.com/soak/%d", i), "")
+			if err != nil || st != http.StatusCreated {
+				if ctx.Err() == nil {
+					fail("create: %d %q %v", st, body.Error, err)
 				}
+				return
+			}
+			mu.Lock()
+			if len(codes) < 5000 {
+				codes = append(codes, body.Code)
+			} else {
+				codes[rand.IntN(len(codes))] = body.Code
+			}
+			mu.Unlock()
+		case n < 85:
+			st, _, _, err := get(rctx, client, in.URL()+"/"+pick())
+			if (err != nil || (st != http.StatusFound && st != http.StatusGone && st != http.StatusNotFound)) && ctx.Err() == nil {
+				fail("redirect: %d %v", st, err)
+			}
+		case n < 90:
+			st, _, _, err := get(rctx, client, in.URL()+"/api/v1/links/"+pick())
+			if (err != nil || (st != http.StatusOK && st != http.StatusNotFound)) && ctx.Err() == nil {
+				fail("metadata: %d %v", st, err)
+			}
+		case n < 95:
+			req, _ := http.NewRequestWithContext(rctx, http.MethodDelete, in.URL()+"/api/v1/links/"+pick(), nil)
+			req.Header.Set("Authorization", "Bearer "+adminKey)
+			resp, err := client.Do(req)
+			if err != nil {
+				if ctx.Err() == nil {
+					fail("delete: %v", err)
+				}
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotFound {
+				fail("delete: %d", resp.StatusCode)
+			}
+		default:
+			st, _, _, err := get(rctx, client, in.URL()+fmt.Sprintf("/missing%d", i))
+			if (err != nil || st != http.StatusNotFound) && ctx.Err() == nil {
+				fail("miss: %d %v", st, err)
 			}
 		}
-	}()
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			i := 0
-			for range work {
-				i++
-				requests.Add(1)
-				switch r := rand.IntN(100); {
-				case r < 15:
-					st, body, err := createLink(ctx, client, in.URL(), fmt.Sprintf("https://example.com/soak/%d/%d", g, i), "")
-					if err != nil || st != http.StatusCreated {
-						if ctx.Err() == nil {
-							fail("create: %d %q %v", st, body.Error, err)
-						}
-						continue
-					}
-					mu.Lock()
-					if len(codes) < 5000 {
-						codes = append(codes, body.Code)
-					} else {
-						codes[rand.IntN(len(codes))] = body.Code
-					}
-					mu.Unlock()
-				case r < 85:
-					st, _, _, err := get(ctx, client, in.URL()+"/"+pick())
-					if (err != nil || (st != http.StatusFound && st != http.StatusGone && st != http.StatusNotFound)) && ctx.Err() == nil {
-						fail("redirect: %d %v", st, err)
-					}
-				case r < 90:
-					st, _, _, err := get(ctx, client, in.URL()+"/api/v1/links/"+pick())
-					if (err != nil || (st != http.StatusOK && st != http.StatusNotFound)) && ctx.Err() == nil {
-						fail("metadata: %d %v", st, err)
-					}
-				case r < 95:
-					req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, in.URL()+"/api/v1/links/"+pick(), nil)
-					req.Header.Set("Authorization", "Bearer "+adminKey)
-					resp, err := client.Do(req)
-					if err != nil {
-						if ctx.Err() == nil {
-							fail("delete: %v", err)
-						}
-						continue
-					}
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotFound {
-						fail("delete: %d", resp.StatusCode)
-					}
-				default:
-					st, _, _, err := get(ctx, client, in.URL()+fmt.Sprintf("/missing%d", i))
-					if (err != nil || st != http.StatusNotFound) && ctx.Err() == nil {
-						fail("miss: %d %v", st, err)
-					}
-				}
-			}
-		})
-	}
+	})
 
 	begin := time.Now()
 	var samples []soakSample
@@ -166,11 +146,12 @@ func TestSoak(t *testing.T) {
 		time.Sleep(every)
 		take()
 		if in.exited() {
-			t.Fatalf("the service exited during the soak: %v", in.err)
+			t.Fatalf("the service exited during the soak: %v", in.p.Err())
 		}
 	}
 	cancel()
-	wg.Wait()
+	stats := loadDone()
+	t.Logf("%d requests sent, %d skipped because 8 were in flight", stats.Started, stats.Saturated)
 
 	var table strings.Builder
 	fmt.Fprintf(&table, "%8s %10s %10s %8s %10s %7s\n", "time", "goroutines", "heap MiB", "open fds", "requests", "failed")

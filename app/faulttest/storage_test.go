@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/internal/testenv"
+	"github.com/obsshort/shortener/telemetry"
 )
 
 // storageFault breaks and repairs the storage under a running service.
@@ -105,9 +106,21 @@ func TestStoreUnavailable(t *testing.T) {
 			if err != nil || st != http.StatusServiceUnavailable || !strings.Contains(body, f.message) {
 				t.Fatalf("readyz during the fault: %d %s %v, want 503 saying %q", st, body, err, f.message)
 			}
-			time.Sleep(500 * time.Millisecond) // a few failed visit flushes
+			// The visits of those redirects are flushed every 200 ms: the
+			// flushes must fail while the fault lasts, and the process must
+			// live through them.
+			flushErrors := telemetry.MetricVisitFlushBatches + `{result="error"}`
+			for deadline := time.Now().Add(10 * time.Second); metricValue(t, in, flushErrors) == 0; time.Sleep(100 * time.Millisecond) {
+				if in.exited() {
+					t.Fatalf("process exited during the fault: %v", in.p.Err())
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s still 0 10 s into the fault: no visit flush met the fault", flushErrors)
+				}
+			}
+			time.Sleep(500 * time.Millisecond) // a few more failed flushes
 			if in.exited() {
-				t.Fatalf("process exited during the fault: %v", in.err)
+				t.Fatalf("process exited during the fault: %v", in.p.Err())
 			}
 
 			f.clear(t, dir, db)
@@ -146,11 +159,7 @@ func mountTmpfs(t *testing.T, dir, size string) {
 	t.Helper()
 	mount := testenv.RequireTool(t, "mount")
 	if out, err := exec.Command(mount, "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("mount tmpfs (needs root): %v %s", err, out)
-		if testenv.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.SkipUnlessCI(t, "mount tmpfs (needs root): %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
 }
@@ -167,11 +176,7 @@ func chattr(t *testing.T, mode string, files ...string) {
 		}
 	}
 	if out, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("chattr %s (needs root and ext4 or xfs): %v %s", mode, err, out)
-		if testenv.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.SkipUnlessCI(t, "chattr %s (needs root and ext4 or xfs): %v %s", mode, err, out)
 	}
 }
 

@@ -252,7 +252,7 @@ func TestAnalyzeIntegration(t *testing.T) {
 		// Stop Prometheus a few polls into the analysis.
 		go func() {
 			time.Sleep(4 * time.Second)
-			_ = s.prom.Process.Cmd.Process.Kill()
+			s.prom.Process.Kill()
 		}()
 		code, out, errOut := runGate(ctx, t, s.prom.URL, "--max-duration", "60s", "--max-consecutive-errors", "3", "--retries", "1", "--timeout", "2s")
 		r := decodeReport(t, out)

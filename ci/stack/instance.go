@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/internal/httpwait"
+	"github.com/obsshort/shortener/internal/launch"
 )
 
 // Tracks of an app instance: the release identity Prometheus attaches.
@@ -105,7 +106,7 @@ func (c Config) StartInstance(ctx context.Context, i Instance) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := waitReady(ctx, "http://"+i.AdminAddr+"/readyz", 20*time.Second, func() bool { return alive(pid) }); err != nil {
+	if err := waitReady(ctx, "http://"+i.AdminAddr+"/readyz", 20*time.Second, pid); err != nil {
 		_, _ = c.stop(context.Background(), i.proc(), 5*time.Second)
 		return 0, fmt.Errorf("instance %s %s: %w\n%s", i.Track, i.Version, err, c.logTail(i.proc().name, 15))
 	}
@@ -119,10 +120,10 @@ func (c Config) StopInstance(ctx context.Context, i Instance) error {
 	return err
 }
 
-// waitReady polls url until 200, failing early when the process died.
-func waitReady(ctx context.Context, url string, timeout time.Duration, stillAlive func() bool) error {
+// waitReady polls url until 200, failing early when process pid died.
+func waitReady(ctx context.Context, url string, timeout time.Duration, pid int) error {
 	return httpwait.UntilOK(ctx, url, timeout, func() error {
-		if stillAlive != nil && !stillAlive() {
+		if !launch.Alive(pid) {
 			return errors.New("process exited")
 		}
 		return nil

@@ -197,7 +197,7 @@ func (c Config) ensure(ctx context.Context, out io.Writer, p proc, readyURL stri
 		}
 		fmt.Fprintf(out, "%s: started (pid %d)\n", p.name, pid)
 	}
-	if err := waitReady(ctx, readyURL, 60*time.Second, func() bool { return alive(pid) }); err != nil {
+	if err := waitReady(ctx, readyURL, 60*time.Second, pid); err != nil {
 		return fmt.Errorf("%s: %w\n%s", p.name, err, c.logTail(p.name, 15))
 	}
 	return nil

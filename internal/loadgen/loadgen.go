@@ -1,6 +1,10 @@
-// Package loadgen sends steady user traffic (link creations and redirects)
-// to the shortener through its public URL and counts every answer by
-// status. It targets loopback only and stops when its context ends.
+// Package loadgen is the one load generator of the module. Drive paces
+// requests, in a closed loop (a fixed pool of clients) or an open loop (a
+// fixed rate); the fault tests, the soak test and the benchmark's durable
+// creation run use it with their own requests. Generator sends steady user
+// traffic (link creations and redirects) to the shortener through its
+// public URL on top of Drive and counts every answer by status; it targets
+// loopback only. Create, Follow and Verify are the requests themselves.
 package loadgen
 
 import (
@@ -126,52 +130,26 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	tr := &http.Transport{MaxIdleConns: cfg.MaxInFlight, MaxIdleConnsPerHost: cfg.MaxInFlight, IdleConnTimeout: 30 * time.Second}
 	return &Generator{
-		cfg: cfg,
-		client: &http.Client{
-			Transport: tr,
-			Timeout:   cfg.Timeout,
-			// A redirect is the answer under test, not something to follow.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		cfg:    cfg,
+		client: NoRedirects(cfg.Timeout, cfg.MaxInFlight),
 		counts: Counts{ByStatus: map[int]int{}},
 	}, nil
 }
 
 // Run sends requests until ctx ends, then waits for those in flight.
 func (g *Generator) Run(ctx context.Context) {
-	sem := make(chan struct{}, g.cfg.MaxInFlight)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	every := time.Duration(float64(time.Second) / g.cfg.RPS)
-	next := time.Now()
-	for {
-		next = next.Add(every)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Until(next)):
-		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			// Too many in flight: a user whose request never started is a
-			// failure too, not a silently lowered rate.
-			g.record(0, false, "client saturated")
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			// Requests in flight when the run stops still finish: the
-			// context below is not the run's.
-			rctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeout)
-			defer cancel()
-			g.one(rctx)
-		}()
+	pace := Pace{
+		RPS: g.cfg.RPS, MaxInFlight: g.cfg.MaxInFlight,
+		// A user whose request never started is a failure too.
+		Saturated: func() { g.record(0, false, "client saturated") },
 	}
+	// New checked the rate, so Drive cannot refuse the pace.
+	_, _ = Drive(ctx, pace, func(ctx context.Context, _ Request) {
+		rctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
+		defer cancel()
+		g.one(rctx)
+	})
 }
 
 func (g *Generator) one(ctx context.Context) {
@@ -290,6 +268,13 @@ func Follow(ctx context.Context, client *http.Client, baseURL, code string) (int
 // Verify follows every link once (a few at a time) and returns those that
 // do not redirect to their URL, with what happened.
 func (g *Generator) Verify(ctx context.Context, links []Link) []string {
+	return Verify(ctx, g.client, g.cfg.BaseURL, links)
+}
+
+// Verify follows every link once through baseURL, 16 at a time, and returns
+// those that do not redirect to their URL, with what happened. client must
+// not follow redirects.
+func Verify(ctx context.Context, client *http.Client, baseURL string, links []Link) []string {
 	var (
 		mu     sync.Mutex
 		broken []string
@@ -297,18 +282,16 @@ func (g *Generator) Verify(ctx context.Context, links []Link) []string {
 	)
 	work := make(chan Link)
 	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for l := range work {
-				status, loc, err := Follow(ctx, g.client, g.cfg.BaseURL, l.Code)
+				status, loc, err := Follow(ctx, client, baseURL, l.Code)
 				if err != nil || status < 300 || status > 399 || loc != l.URL {
 					mu.Lock()
 					broken = append(broken, fmt.Sprintf("/%s: status %d location %q err %v", l.Code, status, loc, err))
 					mu.Unlock()
 				}
 			}
-		}()
+		})
 	}
 	for _, l := range links {
 		if ctx.Err() != nil {
@@ -322,4 +305,15 @@ func (g *Generator) Verify(ctx context.Context, links []Link) []string {
 		broken = append(broken, fmt.Sprintf("verification cut short: %v", errors.Unwrap(ctx.Err())))
 	}
 	return broken
+}
+
+// NoRedirects is a client for Follow and Verify: a redirect is the answer
+// under test, not something to follow.
+func NoRedirects(timeout time.Duration, maxConns int) *http.Client {
+	tr := &http.Transport{MaxIdleConns: maxConns, MaxIdleConnsPerHost: maxConns, IdleConnTimeout: 30 * time.Second}
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }

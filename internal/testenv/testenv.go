@@ -13,13 +13,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/obsshort/shortener/internal/httpwait"
+	"github.com/obsshort/shortener/internal/launch"
 )
 
 // InCI reports whether the tests run under CI (CI set to a true value:
@@ -92,14 +92,54 @@ var (
 	portsGiven = map[int]bool{}
 )
 
-// ModuleRoot returns the repository root (the folder holding go.mod).
+// modulePath is what go.mod at the repository root declares.
+const modulePath = "github.com/obsshort/shortener"
+
+// ModuleRoot returns the repository root (the folder whose go.mod declares
+// this module), found from the working directory, which `go test` sets to
+// the package's folder.
 func ModuleRoot(tb testing.TB) string {
 	tb.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		tb.Fatal("cannot locate testenv source")
+	wd, err := os.Getwd()
+	if err != nil {
+		tb.Fatalf("module root: %v", err)
 	}
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	root, err := FindModuleRoot(wd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return root
+}
+
+// FindModuleRoot walks up from dir to the folder whose go.mod declares this
+// module; a go.mod of another module on the way (a test fixture, say) is
+// passed over. Commands call it with their working directory; tests call
+// ModuleRoot.
+func FindModuleRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("find module root: %w", err)
+	}
+	for d := dir; ; {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && declaredModule(b) == modulePath {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fmt.Errorf("find module root: no go.mod of %s in %s or above: run from the repository", modulePath, dir)
+		}
+		d = parent
+	}
+}
+
+// declaredModule returns the path of go.mod's module directive.
+func declaredModule(gomod []byte) string {
+	for line := range strings.SplitSeq(string(gomod), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
+			return strings.Trim(strings.TrimSpace(rest), `"`)
+		}
+	}
+	return ""
 }
 
 var (
@@ -145,62 +185,30 @@ func WaitHTTP(tb testing.TB, url string, timeout time.Duration) {
 	}
 }
 
-// Process is a started external program whose output is kept for failure
-// messages.
-type Process struct {
-	Cmd    *exec.Cmd
-	output *SyncBuffer
-	done   chan struct{}
-}
+// Process is a started external program (see launch.Process): Signal,
+// Kill, Stop, Wait with a deadline, exit code, Output and Tail.
+type Process = launch.Process
 
-// Wait waits up to timeout for the process to exit and returns its exit
-// code; ok is false if it is still running.
-func (p *Process) Wait(timeout time.Duration) (code int, ok bool) {
-	select {
-	case <-p.done:
-		return p.Cmd.ProcessState.ExitCode(), true
-	case <-time.After(timeout):
-		return 0, false
-	}
-}
-
-// Output returns what the process wrote so far (stdout and stderr).
-func (p *Process) Output() string { return p.output.String() }
-
-// Start runs a program in the background and stops it (SIGTERM, then SIGKILL)
-// when the test ends. Its combined output is logged if the test fails.
+// Start runs a program in the background and stops it (SIGTERM, then
+// SIGKILL after 10 s) when the test ends. Its output is kept (the last
+// MiB) and its tail logged if the test fails.
 func Start(tb testing.TB, env []string, name string, args ...string) *Process {
 	tb.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	buf := &SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = buf, buf
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", name, err)
+	p, err := launch.Start(launch.Spec{Path: name, Args: args, Env: env})
+	if err != nil {
+		tb.Fatal(err)
 	}
-	done := make(chan struct{})
-	p := &Process{Cmd: cmd, output: buf, done: done}
-	go func() { _ = cmd.Wait(); close(done) }()
 	tb.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
+		// A process that had to be killed is reported, not failed: what
+		// the test asserts is its own business.
+		if err := p.Stop(context.Background(), 10*time.Second); err != nil {
+			tb.Logf("stop %s: %v", p.Name(), err)
 		}
 		if tb.Failed() {
-			tb.Logf("output of %s:\n%s", filepath.Base(name), tail(buf.String(), 4000))
+			tb.Logf("output of %s:\n%s", p.Name(), p.Tail(60))
 		}
 	})
 	return p
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
 }
 
 // SyncBuffer collects output written from several goroutines (a process,

@@ -1,6 +1,16 @@
 package testenv
 
-import "testing"
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestTruthy(t *testing.T) {
 	for _, tc := range []struct {
@@ -13,5 +23,156 @@ func TestTruthy(t *testing.T) {
 		if got := truthy(tc.in); got != tc.want {
 			t.Errorf("truthy(%q) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestFreeAddr(t *testing.T) {
+	seen := map[string]bool{}
+	for range 50 {
+		addr := FreeAddr(t)
+		host, portText, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port, _ := strconv.Atoi(portText)
+		if host != "127.0.0.1" || port < 20000 || port > 32767 {
+			t.Fatalf("FreeAddr = %s, want 127.0.0.1 and a port in 20000-32767", addr)
+		}
+		if seen[addr] {
+			t.Fatalf("%s handed out twice", addr)
+		}
+		seen[addr] = true
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("%s is not free: %v", addr, err)
+		}
+		l.Close()
+	}
+}
+
+func TestFindModuleRoot(t *testing.T) {
+	root := t.TempDir()
+	write := func(path, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo := filepath.Join(root, "repo")
+	write(filepath.Join(repo, "go.mod"), "// the module\nmodule "+modulePath+"\n\ngo 1.26\n")
+	write(filepath.Join(repo, "fixture", "go.mod"), "module example.com/fixture\n")
+	write(filepath.Join(root, "quoted", "go.mod"), "module \""+modulePath+"\"\n")
+	write(filepath.Join(root, "lookalike", "go.mod"), "module "+modulePath+"/v2\n")
+	for _, d := range []string{"repo/a/b", "repo/fixture/x", "quoted/sub", "lookalike/sub", "elsewhere"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		from, want string // relative to root; want "" for an error
+	}{
+		{"repo", "repo"},
+		{"repo/a/b", "repo"},
+		{"repo/fixture/x", "repo"}, // another module's go.mod is passed over
+		{"quoted/sub", "quoted"},
+		{"lookalike/sub", ""},
+		{"elsewhere", ""},
+	}
+	for _, tt := range tests {
+		got, err := FindModuleRoot(filepath.Join(root, tt.from))
+		switch {
+		case tt.want == "" && err == nil:
+			t.Errorf("from %s: found %s, want an error", tt.from, got)
+		case tt.want != "" && (err != nil || got != filepath.Join(root, tt.want)):
+			t.Errorf("from %s: %q %v, want %s", tt.from, got, err, filepath.Join(root, tt.want))
+		}
+	}
+}
+
+// ModuleRoot from a test's folder (this package's) is two levels up.
+func TestModuleRoot(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ModuleRoot(t), filepath.Dir(filepath.Dir(wd)); got != want {
+		t.Fatalf("ModuleRoot = %s, want %s", got, want)
+	}
+}
+
+// BuildBinary builds once per key, records the ldflags, and the binary
+// runs: Start and WaitHTTP reach its /healthz.
+func TestBuildBinary(t *testing.T) {
+	const ldflags = "-X main.testenvMarker=1"
+	bin := BuildBinary(t, "./bench/baseline", ldflags)
+	if again := BuildBinary(t, "./bench/baseline", ldflags); again != bin {
+		t.Errorf("second build of the same package and flags: %s, want the cached %s", again, bin)
+	}
+	if other := BuildBinary(t, "./bench/baseline", ""); other == bin {
+		t.Errorf("other ldflags share the binary %s", bin)
+	}
+	info, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go version -m: %v %s", err, info)
+	}
+	if !strings.Contains(string(info), "github.com/obsshort/shortener/bench/baseline") || !strings.Contains(string(info), "testenvMarker") {
+		t.Fatalf("build info lacks the package or the ldflags:\n%s", info)
+	}
+	addr := FreeAddr(t)
+	p := Start(t, nil, bin, "-addr", addr, "-links", "10")
+	WaitHTTP(t, "http://"+addr+"/healthz", 10*time.Second)
+	if p.Exited() {
+		t.Fatalf("baseline exited: %s", p.Output())
+	}
+}
+
+// stopRecorder stands in for a test to see how a helper stops it. Like
+// a real test, it stops the helper's goroutine at the first Fatal or Skip.
+type stopRecorder struct {
+	testing.TB
+	skipped, failed bool
+}
+
+func (r *stopRecorder) Helper()      {}
+func (r *stopRecorder) Fatal(...any) { r.failed = true; runtime.Goexit() }
+func (r *stopRecorder) Skip(...any)  { r.skipped = true; runtime.Goexit() }
+
+// run calls helper with the recorder on a goroutine of its own, as a test
+// runs on its own goroutine.
+func (r *stopRecorder) run(helper func(testing.TB)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		helper(r)
+	}()
+	<-done
+}
+
+// Under CI nothing skips: what would skip on a developer machine fails.
+func TestNothingSkipsUnderCI(t *testing.T) {
+	helpers := map[string]func(testing.TB){
+		"SkipUnlessCI":           func(tb testing.TB) { SkipUnlessCI(tb, "no %s here", "thing") },
+		"RequireTool of nothing": func(tb testing.TB) { RequireTool(tb, "no-such-tool-for-testenv") },
+	}
+	for name, helper := range helpers {
+		for _, tc := range []struct {
+			ci       string
+			wantFail bool
+		}{{"true", true}, {"yes", true}, {"1", true}, {"", false}, {"false", false}} {
+			t.Run(name+" CI="+tc.ci, func(t *testing.T) {
+				t.Setenv("CI", tc.ci)
+				r := &stopRecorder{}
+				r.run(helper)
+				if r.failed != tc.wantFail || r.skipped == tc.wantFail {
+					t.Fatalf("failed %v skipped %v, want failed %v", r.failed, r.skipped, tc.wantFail)
+				}
+			})
+		}
+	}
+	if p := RequireTool(t, "sh"); p == "" {
+		t.Fatal("RequireTool(sh) found nothing")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/obsshort/shortener/bench"
+	"github.com/obsshort/shortener/internal/testenv"
 )
 
 func main() {
@@ -50,7 +51,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	root, err := moduleRoot()
+	root, err := testenv.FindModuleRoot(".")
 	if err != nil {
 		return err
 	}
@@ -66,22 +67,4 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	fmt.Fprint(stdout, rep.Markdown())
 	fmt.Fprintf(stdout, "\nwritten: %s, %s\n", filepath.Join(cfg.OutDir, "results.json"), filepath.Join(cfg.OutDir, "results.md"))
 	return nil
-}
-
-// moduleRoot walks up from the working directory to the folder with go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find module root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find module root: no go.mod above the working directory; run from the repository")
-		}
-		dir = parent
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/obsshort/shortener/ci/release"
 	"github.com/obsshort/shortener/ci/release/replay"
 	"github.com/obsshort/shortener/ci/stack"
+	"github.com/obsshort/shortener/internal/testenv"
 )
 
 const usage = `usage: release <command> [flags]
@@ -95,8 +96,8 @@ func (c *common) register(fs *flag.FlagSet, getenv func(string) string) {
 func (c *common) resolve() error {
 	var err error
 	if c.repo == "" {
-		if c.repo, err = findRepo(); err != nil {
-			return err
+		if c.repo, err = testenv.FindModuleRoot("."); err != nil {
+			return fmt.Errorf("%w, or pass --repo", err)
 		}
 	}
 	if c.repo, err = filepath.Abs(c.repo); err != nil {
@@ -108,23 +109,6 @@ func (c *common) resolve() error {
 		c.state = filepath.Join(c.repo, c.state)
 	}
 	return nil
-}
-
-func findRepo() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod in this folder or above: pass --repo")
-		}
-		dir = parent
-	}
 }
 
 // errNoStack says the state folder holds no stack.

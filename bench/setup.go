@@ -1,0 +1,46 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+)
+
+// setup decides the CPU split and records how the run is done.
+func (h *harness) setup(rep *Report) error {
+	cfg := h.cfg
+	n := runtime.NumCPU()
+	if cfg.Pin && n >= 2 {
+		if _, err := lookTool("taskset"); err != nil {
+			return err
+		}
+		h.serverCPUs = strconv.Itoa(n - 1)
+		h.loadCPUs = "0"
+		if n > 2 {
+			h.loadCPUs = "0-" + strconv.Itoa(n-2)
+		}
+		// Threads created later inherit the affinity, so the vegeta workers,
+		// create clients and OTLP sink stay off the server's CPU.
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", h.loadCPUs, strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
+			return fmt.Errorf("pin harness to CPUs %s: %w: %s", h.loadCPUs, err, out)
+		}
+		rep.Setup = append(rep.Setup, fmt.Sprintf("servers pinned with taskset to CPU %s (so GOMAXPROCS=1 for them); wrk, vegeta, the create clients and the OTLP sink on CPU %s", h.serverCPUs, h.loadCPUs))
+	} else {
+		rep.Setup = append(rep.Setup, "no CPU pinning: servers and load generators share all CPUs")
+	}
+	var err error
+	h.wrk, err = newWrkRunner(h.dir, h.loadCPUs, cfg.WrkThreads, cfg.WrkConns)
+	if err != nil {
+		return err
+	}
+	rep.Setup = append(rep.Setup,
+		fmt.Sprintf("closed loop: wrk -t%d -c%d, %s per run, a Lua script requesting uniformly random codes among the stored links; %d rounds, each round runs every server once in turn (after a %s warm-up each); throughput is the median over rounds, ratios are medians of the per-round ratios", cfg.WrkThreads, cfg.WrkConns, cfg.Duration, cfg.Rounds, cfg.Warmup),
+		fmt.Sprintf("open loop: vegeta v12 as a library at %d req/s for %s (after 2 s at the same rate), uniformly random codes, redirects not followed; latency from dispatch to the end of the body, exact percentiles over all samples", cfg.Rate, cfg.Duration),
+		"shortener flags: --rate-limit 0 (the default limiter answers 429 to one client), default --log-level info with stdout (one JSON access-log line per request) to /dev/null, the service's defaults for --cache-size, --cache-ttl and --db-readers",
+		"full telemetry: Prometheus metrics with exemplars, tracing with the service's default sampler (parentbased_traceidratio 0.1 unless -trace-sampler says otherwise) exported over OTLP/HTTP to an in-harness sink on /v1/traces that answers 200 and drops the data",
+		fmt.Sprintf("durable creation: %d concurrent keep-alive clients POST /api/v1/links for %s; the server is killed with SIGKILL at the end of the window while requests are in flight, restarted, and every code acknowledged with 201 is requested again and must redirect to its URL", cfg.CreateClients, cfg.Duration),
+	)
+	return nil
+}
