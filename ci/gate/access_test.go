@@ -326,6 +326,11 @@ func TestSecretsNeverPrinted(t *testing.T) {
 			if !strings.Contains(out, "gate:xxxxx@") || !strings.Contains(errOut, "push to http://gate:xxxxx@") {
 				t.Errorf("the redacted URLs are missing:\n%s%s", out, errOut)
 			}
+			for _, flag := range []string{"--prometheus", "--pushgateway"} {
+				if !strings.Contains(errOut, "warning: the URL of "+flag+" holds a password") {
+					t.Errorf("no warning about the password on the command line in %s:\n%s", flag, errOut)
+				}
+			}
 			if c.output == "json" {
 				var r gate.Report
 				if err := json.Unmarshal([]byte(out), &r); err != nil {

@@ -50,6 +50,8 @@ func runAnalyze(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return usageErr(stderr, err)
 	}
+	warnPasswordInArgv(stderr, "--prometheus", f.prometheus)
+	warnPasswordInArgv(stderr, "--pushgateway", f.pushgateway)
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	a := &cfg.Analysis

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -66,6 +67,18 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func usageErr(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "gate: configuration error: %v\n", err)
 	return ExitUsage
+}
+
+// warnPasswordInArgv warns when a URL flag carries a password: the gate
+// accepts it and never prints it, but ps and CI logs show the command line.
+func warnPasswordInArgv(stderr io.Writer, flag, rawURL string) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return
+	}
+	if _, ok := u.User.Password(); ok {
+		fmt.Fprintf(stderr, "gate: warning: the URL of %s holds a password, which the command line shows to anyone who can list processes; prefer --basic-auth-user with --basic-auth-password-file or %s (Prometheus), or the URL in the config file\n", flag, EnvPassword)
+	}
 }
 
 // repeated collects the values of a flag given several times.

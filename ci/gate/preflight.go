@@ -37,6 +37,7 @@ func runPreflight(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return usageErr(stderr, err)
 	}
+	warnPasswordInArgv(stderr, "--prometheus", f.prometheus)
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
 		case "selector":
