@@ -167,12 +167,14 @@ func decodeStruct(n *yaml.Node, v reflect.Value, path string) error {
 
 func decodeMapEntries(content []*yaml.Node, m reflect.Value, path string) error {
 	t := m.Type()
+	seen := map[string]int{}
 	for i := 0; i+1 < len(content); i += 2 {
 		k, val := content[i], content[i+1]
 		key := k.Value
-		if m.MapIndex(reflect.ValueOf(key).Convert(t.Key())).IsValid() {
-			return &FieldError{Field: join(path, key), Msg: "given twice", Line: k.Line}
+		if line, dup := seen[key]; dup {
+			return &FieldError{Field: join(path, key), Msg: fmt.Sprintf("given twice (first on line %d)", line), Line: k.Line}
 		}
+		seen[key] = k.Line
 		elem := reflect.New(t.Elem()).Elem()
 		if err := decodeNode(val, elem, join(path, key)); err != nil {
 			return err

@@ -55,6 +55,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"string for a number", "analysis:\n  min_requests: many\n", "analysis.min_requests", 2},
 		{"mapping for a list", "checks:\n  custom:\n    name: x\n", "checks.custom", 3},
 		{"key given twice", "analysis:\n  alpha: 0.1\n  alpha: 0.2\n", "analysis.alpha", 3},
+		{"header given twice", "prometheus:\n  http_headers:\n    X-Org:\n      values: [a]\n    X-Org:\n      values: [b]\n", "prometheus.http_headers.X-Org", 5},
 		{"unknown field of the HTTP client config", "prometheus:\n  tls_config:\n    cafile: x.pem\n", "prometheus.tls_config.cafile", 3},
 		{"unknown field of basic auth", "prometheus:\n  basic_auth:\n    user: gate\n", "prometheus.basic_auth.user", 3},
 		{"unknown field of a header", "prometheus:\n  http_headers:\n    X-Org:\n      valuez: [a]\n", "prometheus.http_headers.X-Org.valuez", 4},

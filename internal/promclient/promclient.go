@@ -7,7 +7,10 @@
 //
 // Authentication, TLS, proxies and extra headers come from
 // github.com/prometheus/common/config (HTTPClientConfig), the same
-// configuration Prometheus uses for its own outbound requests.
+// configuration Prometheus uses for its own outbound requests. That package
+// brings go-conntrack, which registers dialer metrics on the global
+// Prometheus registry when imported: harmless for the tools and tests that
+// use this client, and a reason the service itself must not import it.
 package promclient
 
 import (
