@@ -266,9 +266,9 @@ func credentialHeader(name string) bool {
 	return false
 }
 
-// authorizationHeader is a header the HTTP configuration sets itself (and
+// reservedHeader is a header the HTTP client sets itself (and
 // prometheus/common/config refuses in http_headers).
-func authorizationHeader(name string) bool {
+func reservedHeader(name string) bool {
 	_, reserved := config.ReservedHeaders[http.CanonicalHeaderKey(name)]
 	return reserved
 }
@@ -283,8 +283,11 @@ func (p *PrometheusConfig) parseHeaderFlags(literal, files, envs []string) error
 		if n == "" || strings.ContainsAny(n, " :=\r\n") {
 			return "", fieldErr(flag, "bad header name %q", n)
 		}
-		if authorizationHeader(n) {
-			return "", fieldErr(flag, "%s cannot be set as a header: for credentials use --bearer-token-file, %s, --basic-auth-user with --basic-auth-password-file or %s, or prometheus.authorization.credentials_file in the config", http.CanonicalHeaderKey(n), EnvToken, EnvPassword)
+		switch c := http.CanonicalHeaderKey(n); {
+		case c == "Authorization" || c == "Proxy-Authorization":
+			return "", fieldErr(flag, "%s cannot be set as a header: for credentials use --bearer-token-file, %s, --basic-auth-user with --basic-auth-password-file or %s, or prometheus.authorization.credentials_file in the config", c, EnvToken, EnvPassword)
+		case reservedHeader(c):
+			return "", fieldErr(flag, "%s is set by the HTTP client itself and cannot be given", c)
 		}
 		return n, nil
 	}

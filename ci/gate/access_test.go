@@ -243,6 +243,7 @@ func TestHeaderFlagsRefuseSecrets(t *testing.T) {
 		{"header env variable unset", nil, []string{"--header-env", "X-Api-Key=UNSET_VAR"}, "--header-env"},
 		{"header file missing", nil, []string{"--header-file", "X-Api-Key=/nonexistent/t0ps3cret"}, "--header-file"},
 		{"malformed header", nil, []string{"--header", "t0ps3cret"}, "--header"},
+		{"header the client sets itself", nil, []string{"--header", "Host: t0ps3cret.example"}, "set by the HTTP client itself"},
 		{"literal secret in the config file", nil, []string{"--config", writeConfig(t, "prometheus:\n  headers:\n    Authorization: Bearer t0ps3cret\n")}, "prometheus.headers.Authorization"},
 		{"inline bearer token in the config file", nil, []string{"--config", writeConfig(t, "prometheus:\n  bearer_token: t0ps3cret\n")}, "bearer_token_file"},
 	}
