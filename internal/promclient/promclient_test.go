@@ -297,3 +297,24 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// RedactIn masks the password however a library quotes the URL: as given,
+// as re-serialized by net/url, or as its bare userinfo.
+func TestRedactIn(t *testing.T) {
+	t.Parallel()
+	const raw = "http://gate:pa55@pg.example:9091"
+	cases := []struct{ msg, want string }{
+		{`unexpected status 500 pushing to http://gate:pa55@pg.example:9091/metrics/job/x`, `unexpected status 500 pushing to http://gate:xxxxx@pg.example:9091/metrics/job/x`},
+		{`dial gate:pa55@pg.example:9091 failed`, `dial gate:xxxxx@pg.example:9091 failed`},
+		{`Put "http://gate:***@pg.example:9091/metrics": refused`, `Put "http://gate:***@pg.example:9091/metrics": refused`},
+		{`no URL here`, `no URL here`},
+	}
+	for _, c := range cases {
+		if got := promclient.RedactIn(c.msg, raw); got != c.want {
+			t.Errorf("RedactIn(%q) = %q, want %q", c.msg, got, c.want)
+		}
+	}
+	if got := promclient.RedactIn("open http://u:pa55@host:port/x", "http://u:pa55@host:port"); strings.Contains(got, "pa55") {
+		t.Errorf("unparsable URL: %q", got)
+	}
+}
