@@ -10,6 +10,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/obsshort/shortener/internal/promclient"
 )
 
 // analyzeFlags are the flags of `gate analyze` beyond the common ones.
@@ -48,6 +50,8 @@ func runAnalyze(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return usageErr(stderr, err)
 	}
+	warnPasswordInArgv(stderr, "--prometheus", f.prometheus)
+	warnPasswordInArgv(stderr, "--pushgateway", f.pushgateway)
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	a := &cfg.Analysis
@@ -95,11 +99,12 @@ func runAnalyze(ctx context.Context, args []string, getenv func(string) string, 
 		if err := rep.push(ctx, cfg.Pushgw); err != nil {
 			// The decision stands; a missing dashboard point is not a reason
 			// to roll back.
-			fmt.Fprintf(stderr, "gate: push to %s failed: %v\n", cfg.Pushgw.URL, err)
+			fmt.Fprintf(stderr, "gate: push to %s failed (the decision stands): %s\n",
+				promclient.RedactURL(cfg.Pushgw.URL), promclient.RedactIn(err.Error(), cfg.Pushgw.URL))
 		}
 	}
 	if f.dryRun {
-		return 0
+		return ExitPass
 	}
 	return v.Outcome.ExitCode()
 }
@@ -108,12 +113,12 @@ func runAnalyze(ctx context.Context, args []string, getenv func(string) string, 
 // duration runs out, writing one progress line per poll to progress. Its
 // error is a configuration error (a query Prometheus refuses); trouble
 // reaching Prometheus becomes an inconclusive verdict instead.
-func Analyze(ctx context.Context, cfg Config, client *promClient, progress io.Writer) (Verdict, error) {
+func Analyze(ctx context.Context, cfg Config, client *promclient.Client, progress io.Writer) (Verdict, error) {
 	engine := NewEngine(cfg)
 	src := newPromSource(client, cfg)
 	a := cfg.Analysis
 	fmt.Fprintf(progress, "gate: analysing canary {%s} against baseline {%s} on %s: every %s for up to %s, alpha %g (%.4g per check)\n",
-		src.canary.selector, src.baseline.selector, client.url, a.Interval.D(), a.MaxDuration.D(), a.Alpha, engine.AlphaPerCheck())
+		src.canary.selector, src.baseline.selector, client.URL(), a.Interval.D(), a.MaxDuration.D(), a.Alpha, engine.AlphaPerCheck())
 	if a.Warmup > 0 {
 		fmt.Fprintf(progress, "gate: warming up for %s\n", a.Warmup.D())
 		if !sleep(ctx, a.Warmup.D()) {
@@ -192,7 +197,7 @@ func onError(ctx context.Context, err error, consecutive *int, cfg Config, progr
 		return Verdict{
 			Outcome: Inconclusive,
 			Elapsed: elapsed,
-			Reason:  fmt.Sprintf("inconclusive: could not query Prometheus at %s (%d failed polls in a row): %v", cfg.Prometheus.URL, *consecutive, err),
+			Reason:  fmt.Sprintf("inconclusive: could not query Prometheus at %s (%d failed polls in a row): %v", promclient.RedactURL(cfg.Prometheus.URL), *consecutive, err),
 		}, true, nil
 	}
 	return Verdict{}, false, nil

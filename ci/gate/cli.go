@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/config"
 )
 
 // Exit codes.
@@ -53,7 +56,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSimulate(rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
-		return 0
+		return ExitPass
 	default:
 		fmt.Fprintf(stderr, "gate: unknown command %q\n\n%s", cmd, usage)
 		return ExitUsage
@@ -66,19 +69,31 @@ func usageErr(stderr io.Writer, err error) int {
 	return ExitUsage
 }
 
-// headerFlags collects repeated --header "Name: value" flags.
-type headerFlags []string
+// warnPasswordInArgv warns when a URL flag carries a password: the gate
+// accepts it and never prints it, but ps and CI logs show the command line.
+func warnPasswordInArgv(stderr io.Writer, flag, rawURL string) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return
+	}
+	if _, ok := u.User.Password(); ok {
+		fmt.Fprintf(stderr, "gate: warning: the URL of %s holds a password, which the command line shows to anyone who can list processes; prefer --basic-auth-user with --basic-auth-password-file or %s (Prometheus), or the URL in the config file\n", flag, EnvPassword)
+	}
+}
 
-func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
-func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
+// repeated collects the values of a flag given several times.
+type repeated []string
 
-// commonFlags are the flags shared by analyze and preflight. Pointers are
+func (h *repeated) String() string     { return strings.Join(*h, ", ") }
+func (h *repeated) Set(v string) error { *h = append(*h, v); return nil }
+
+// commonFlags are the flags shared by analyze and preflight. Values are
 // only applied when the flag was set, so the YAML keeps its values.
 type commonFlags struct {
 	config, prometheus, bearerFile, basicUser, basicPassFile, caFile string
 	timeout                                                          time.Duration
 	retries, maxErrors                                               int
-	headers                                                          headerFlags
+	headers, headerFiles, headerEnvs                                 repeated
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -91,7 +106,9 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", 0, "timeout of one Prometheus query")
 	fs.IntVar(&c.retries, "retries", 0, "retries of a failed query within one poll")
 	fs.IntVar(&c.maxErrors, "max-consecutive-errors", 0, "polls in a row with Prometheus errors before giving up (inconclusive)")
-	fs.Var(&c.headers, "header", `extra HTTP header "Name: value" (repeatable), e.g. "X-Scope-OrgID: team"`)
+	fs.Var(&c.headers, "header", `extra HTTP header "Name: value" (repeatable), e.g. "X-Scope-OrgID: team"; refused for headers carrying credentials`)
+	fs.Var(&c.headerFiles, "header-file", "extra HTTP header Name=PATH whose value is read from the file on each request (repeatable)")
+	fs.Var(&c.headerEnvs, "header-env", "extra HTTP header Name=VAR whose value is the environment variable VAR (repeatable)")
 }
 
 // load reads the config file and applies the flags that were set.
@@ -116,13 +133,18 @@ func (c *commonFlags) load(fs *flag.FlagSet) (Config, error) {
 		p.URL = c.prometheus
 	}
 	if set["bearer-token-file"] {
-		p.BearerTokenFile = c.bearerFile
+		p.HTTP.BearerTokenFile = c.bearerFile
 	}
-	if set["basic-auth-user"] {
-		p.BasicAuth.Username = c.basicUser
-	}
-	if set["basic-auth-password-file"] {
-		p.BasicAuth.PasswordFile = c.basicPassFile
+	if set["basic-auth-user"] || set["basic-auth-password-file"] {
+		if p.HTTP.BasicAuth == nil {
+			p.HTTP.BasicAuth = &config.BasicAuth{}
+		}
+		if set["basic-auth-user"] {
+			p.HTTP.BasicAuth.Username = c.basicUser
+		}
+		if set["basic-auth-password-file"] {
+			p.HTTP.BasicAuth.PasswordFile = c.basicPassFile
+		}
 	}
 	if set["ca-file"] {
 		p.CAFile = c.caFile
@@ -136,15 +158,8 @@ func (c *commonFlags) load(fs *flag.FlagSet) (Config, error) {
 	if set["max-consecutive-errors"] {
 		p.MaxConsecutiveErrors = c.maxErrors
 	}
-	for _, h := range c.headers {
-		name, value, ok := strings.Cut(h, ":")
-		if !ok || strings.TrimSpace(name) == "" {
-			return cfg, fieldErr("--header", "want \"Name: value\", got %q", h)
-		}
-		if p.Headers == nil {
-			p.Headers = map[string]string{}
-		}
-		p.Headers[strings.TrimSpace(name)] = strings.TrimSpace(value)
+	if err := p.parseHeaderFlags(c.headers, c.headerFiles, c.headerEnvs); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -211,5 +226,5 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	res := Simulate(cfg, p)
 	res.Print(stdout, NewEngine(cfg).AlphaPerCheck())
 	fmt.Fprintf(stdout, "\n(%d runs in %s)\n", p.Runs, time.Since(start).Round(time.Millisecond))
-	return 0
+	return ExitPass
 }

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -43,7 +45,7 @@ func TestUsageErrorsExit3(t *testing.T) {
 	}{
 		{"no command", nil, "usage: gate"},
 		{"unknown command", []string{"deploy"}, `unknown command "deploy"`},
-		{"unknown flag", []string{"analyze", "--alfa", "0.1"}, "flag provided but not defined: -alfa"},
+		{"unknown flag", []string{"analyze", "--alfa", "0.1"}, "-alfa"}, // named, in the flag package's words
 		{"unknown config field", []string{"analyze", "--config", badYAML}, "analysis.max_duraton: unknown field"},
 		{"missing config file", []string{"analyze", "--config", "/nonexistent.yaml"}, "read config"},
 		{"bad output", []string{"analyze", "--output", "xml"}, "output: must be text or json"},
@@ -73,29 +75,61 @@ func TestSimulateCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"detection rate           100.00%", "failed within 15s        100.00%", "time to fail", "naive check"} {
+	// Read the numbers, not the layout: a 30% canary is failed in every
+	// run, and within the 15 s deadline.
+	for label, want := range map[string]float64{"detection rate": 100, "failed within 15s": 100} {
+		got, ok := percentAfter(out, label)
+		if !ok || got != want {
+			t.Errorf("%s: %v%% (found %v), want %v%%:\n%s", label, got, ok, want, out)
+		}
+	}
+	for _, want := range []string{"time to fail", "naive check"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }
 
+// percentAfter finds the line that starts with label and returns the first
+// percentage on it.
+func percentAfter(out, label string) (float64, bool) {
+	re := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(label) + `\s+([0-9.]+)%`)
+	m := re.FindStringSubmatch(out)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
+}
+
 // fakeProm answers /api/v1/query like Prometheus: every query gets the
-// same one-sample vector (or an empty one), and it records the headers.
+// same result (or what answer says), and it records the headers. With
+// authorize set, a request it refuses gets 401.
 type fakeProm struct {
-	mu      sync.Mutex
-	headers []http.Header
-	queries []string
-	result  string // JSON of data.result
+	mu        sync.Mutex
+	headers   []http.Header
+	queries   []string
+	result    string                    // JSON of data.result
+	answer    func(query string) string // overrides result when set
+	authorize func(http.Header) bool
 }
 
 func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
+	q := r.Form.Get("query")
 	f.mu.Lock()
 	f.headers = append(f.headers, r.Header.Clone())
-	f.queries = append(f.queries, r.Form.Get("query"))
+	f.queries = append(f.queries, q)
 	res := f.result
+	if f.answer != nil {
+		res = f.answer(q)
+	}
+	authorize := f.authorize
 	f.mu.Unlock()
+	if authorize != nil && !authorize(r.Header) {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":%s}}`, res)
 }
@@ -109,23 +143,28 @@ func (f *fakeProm) lastHeader() http.Header {
 	return f.headers[len(f.headers)-1]
 }
 
-const oneSample = `[{"metric":{"track":"canary"},"value":[1700000000,"0.1"]}]`
-
 // Auth as real deployments need it: the secret comes from a file or the
-// environment, reaches Prometheus in the header, and never the output.
+// environment, reaches Prometheus in the header, and never the output. The
+// fake refuses requests without it, so the exit code tells whether the
+// preflight got through (0: clear) or was blocked for want of access (2).
 func TestPrometheusAuth(t *testing.T) {
 	t.Parallel()
-	fp := &fakeProm{result: oneSample}
-	srv := httptest.NewServer(fp)
-	defer srv.Close()
 	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte("s3cret-from-file\n"), 0o600); err != nil {
-		t.Fatal(err)
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	passFile := filepath.Join(dir, "pass")
-	if err := os.WriteFile(passFile, []byte("pa55"), 0o600); err != nil {
-		t.Fatal(err)
+	tokenFile := write("token", "s3cret-from-file\n")
+	passFile := write("pass", "pa55")
+	apiKeyFile := write("api-key", "k3y-from-file\n")
+	basic := func(user, pass string) func(http.Header) bool {
+		return func(h http.Header) bool {
+			u, p, ok := (&http.Request{Header: h}).BasicAuth()
+			return ok && u == user && p == pass
+		}
 	}
 	cases := []struct {
 		name   string
@@ -136,32 +175,38 @@ func TestPrometheusAuth(t *testing.T) {
 	}{
 		{"bearer from file", nil, []string{"--bearer-token-file", tokenFile}, func(h http.Header) bool { return h.Get("Authorization") == "Bearer s3cret-from-file" }, "s3cret-from-file"},
 		{"bearer from env", map[string]string{gate.EnvToken: "s3cret-env"}, nil, func(h http.Header) bool { return h.Get("Authorization") == "Bearer s3cret-env" }, "s3cret-env"},
-		{"basic auth password from file", nil, []string{"--basic-auth-user", "gate", "--basic-auth-password-file", passFile}, func(h http.Header) bool {
-			r := &http.Request{Header: h}
-			u, p, ok := r.BasicAuth()
-			return ok && u == "gate" && p == "pa55"
-		}, "pa55"},
-		{"basic auth password from env", map[string]string{gate.EnvPassword: "envpa55"}, []string{"--basic-auth-user", "gate"}, func(h http.Header) bool {
-			r := &http.Request{Header: h}
-			_, p, ok := r.BasicAuth()
-			return ok && p == "envpa55"
-		}, "envpa55"},
+		{"bearer file wins over env", map[string]string{gate.EnvToken: "s3cret-env"}, []string{"--bearer-token-file", tokenFile}, func(h http.Header) bool { return h.Get("Authorization") == "Bearer s3cret-from-file" }, "s3cret-env"},
+		{"basic auth password from file", nil, []string{"--basic-auth-user", "gate", "--basic-auth-password-file", passFile}, basic("gate", "pa55"), "pa55"},
+		{"basic auth password from env", map[string]string{gate.EnvPassword: "envpa55"}, []string{"--basic-auth-user", "gate"}, basic("gate", "envpa55"), "envpa55"},
 		{"extra headers", nil, []string{"--header", "X-Scope-OrgID: team-a", "--header", "X-Other:1"}, func(h http.Header) bool {
 			return h.Get("X-Scope-OrgID") == "team-a" && h.Get("X-Other") == "1"
 		}, ""},
+		{"header from file", nil, []string{"--header-file", "X-Api-Key=" + apiKeyFile}, func(h http.Header) bool { return h.Get("X-Api-Key") == "k3y-from-file" }, "k3y-from-file"},
+		{"header from env", map[string]string{"PROM_API_KEY": "k3y-from-env"}, []string{"--header-env", "X-Api-Key=PROM_API_KEY"}, func(h http.Header) bool { return h.Get("X-Api-Key") == "k3y-from-env" }, "k3y-from-env"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			args := append([]string{"preflight", "--prometheus", srv.URL}, c.args...)
+			t.Parallel()
+			fp := &fakeProm{result: `[]`, authorize: c.check}
+			srv := httptest.NewServer(fp)
+			defer srv.Close()
+			args := append([]string{"preflight", "--prometheus", srv.URL, "--retries", "0"}, c.args...)
 			code, out, errOut := run(t, c.env, args...)
-			if !c.check(fp.lastHeader()) {
-				t.Errorf("Prometheus did not get the credentials; headers %v", fp.lastHeader())
+			if code != gate.ExitPass || !strings.Contains(out, "clear to deploy") {
+				t.Errorf("exit %d, want 0 (clear to deploy); Prometheus got headers %v\n%s%s", code, fp.lastHeader(), out, errOut)
 			}
 			if c.secret != "" && (strings.Contains(out, c.secret) || strings.Contains(errOut, c.secret)) {
 				t.Errorf("secret leaked into the output")
 			}
-			_ = code
 		})
+	}
+	// and without the credentials the same fake blocks the deploy
+	fp := &fakeProm{result: `[]`, authorize: basic("gate", "pa55")}
+	srv := httptest.NewServer(fp)
+	defer srv.Close()
+	code, out, _ := run(t, nil, "preflight", "--prometheus", srv.URL, "--retries", "0")
+	if code != gate.ExitInconclusive || !strings.Contains(out, "401") {
+		t.Errorf("no credentials: exit %d, want 2 blocked by a 401:\n%s", code, out)
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 )
 
@@ -34,16 +36,30 @@ func TestShippedConfigIsTheDefault(t *testing.T) {
 	}
 }
 
+// Every error of a config file names the field by its YAML path and the
+// line, whatever the YAML library's own wording.
 func TestConfigFileErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name, yaml, want string
+		name, yaml string
+		field      string
+		line       int
 	}{
-		{"unknown top-level field", "analysys:\n  alpha: 0.1\n", "analysys: unknown field (line 1)"},
-		{"unknown nested field", "analysis:\n  alpah: 0.1\n", "analysis.alpah: unknown field (line 2)"},
-		{"unknown custom check field", "checks:\n  custom:\n    - name: x\n      querry: y\n", "checks.custom[].querry: unknown field"},
-		{"bad duration", "analysis:\n  interval: fast\n", `time: invalid duration "fast"`},
-		{"wrong type", "analysis:\n  alpha: [1]\n", "cannot unmarshal"},
+		{"unknown top-level field", "analysys:\n  alpha: 0.1\n", "analysys", 1},
+		{"unknown nested field", "analysis:\n  alpah: 0.1\n", "analysis.alpah", 2},
+		{"unknown custom check field", "checks:\n  custom:\n    - name: x\n      querry: y\n", "checks.custom[0].querry", 4},
+		{"unknown field of the second custom check", "checks:\n  custom:\n    - name: x\n    - nmae: y\n", "checks.custom[1].nmae", 4},
+		{"bad duration", "analysis:\n  interval: fast\n", "analysis.interval", 2},
+		{"duration of the wrong kind", "prometheus:\n  timeout: [1]\n", "prometheus.timeout", 2},
+		{"wrong type", "analysis:\n  alpha: [1]\n", "analysis.alpha", 2},
+		{"string for a number", "analysis:\n  min_requests: many\n", "analysis.min_requests", 2},
+		{"mapping for a list", "checks:\n  custom:\n    name: x\n", "checks.custom", 3},
+		{"key given twice", "analysis:\n  alpha: 0.1\n  alpha: 0.2\n", "analysis.alpha", 3},
+		{"header given twice", "prometheus:\n  http_headers:\n    X-Org:\n      values: [a]\n    X-Org:\n      values: [b]\n", "prometheus.http_headers.X-Org", 5},
+		{"unknown field of the HTTP client config", "prometheus:\n  tls_config:\n    cafile: x.pem\n", "prometheus.tls_config.cafile", 3},
+		{"unknown field of basic auth", "prometheus:\n  basic_auth:\n    user: gate\n", "prometheus.basic_auth.user", 3},
+		{"unknown field of a header", "prometheus:\n  http_headers:\n    X-Org:\n      valuez: [a]\n", "prometheus.http_headers.X-Org.valuez", 4},
+		{"bad proxy URL", "prometheus:\n  proxy_url: \"::\"\n", "prometheus.proxy_url", 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,13 +68,104 @@ func TestConfigFileErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := LoadConfig(path)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("error %v, want it to contain %q", err, c.want)
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != c.field || fe.Line != c.line {
+				t.Errorf("error %v, want one naming %s on line %d", err, c.field, c.line)
+			}
+			if fe != nil && !strings.Contains(err.Error(), path) {
+				t.Errorf("error %v does not name the file", err)
 			}
 		})
 	}
 	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Error("a missing config file loaded without error")
+	}
+}
+
+// A value in the wrong place is described by its kind, never repeated: it
+// may be a secret.
+func TestConfigErrorsDoNotRepeatValues(t *testing.T) {
+	t.Parallel()
+	for _, y := range []string{
+		"prometheus:\n  basic_auth: hunter2-secret\n",
+		"prometheus:\n  retries: hunter2-secret\n",
+		"prometheus:\n  headers: hunter2-secret\n",
+		"prometheus:\n  proxy_url: \"http://u:hunter2-secret@proxy:port\"\n", // does not parse
+	} {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadConfig(path)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: error %v", y, err)
+		}
+	}
+}
+
+// The fields of prometheus/common/config's HTTPClientConfig load beside
+// the gate's own shorthands, and an empty file or section is the defaults.
+func TestConfigLoadsHTTPClientFields(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	y := `prometheus:
+  url: https://mimir.example/prometheus
+  ca_file: /etc/ca.pem
+  headers:
+    X-Scope-OrgID: team-a
+  basic_auth:
+    username: gate
+    password_file: /run/secrets/pass
+  tls_config:
+    cert_file: /etc/client.pem
+    key_file: /etc/client-key.pem
+    server_name: prom.internal
+  proxy_url: http://proxy.example:3128
+  follow_redirects: false
+  http_headers:
+    X-Api-Key:
+      files: [/run/secrets/api-key]
+checks:
+  custom:
+    - name: active
+      query: sum(x{ {{.Selector}} })
+      direction: higher_is_worse
+      threshold: 10
+`
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Prometheus
+	switch {
+	case p.URL != "https://mimir.example/prometheus", p.CAFile != "/etc/ca.pem", p.Headers["X-Scope-OrgID"] != "team-a":
+		t.Errorf("gate fields: %+v", p)
+	case p.HTTP.BasicAuth == nil || p.HTTP.BasicAuth.Username != "gate" || p.HTTP.BasicAuth.PasswordFile != "/run/secrets/pass":
+		t.Errorf("basic_auth: %+v", p.HTTP.BasicAuth)
+	case p.HTTP.TLSConfig.CertFile != "/etc/client.pem" || p.HTTP.TLSConfig.KeyFile != "/etc/client-key.pem" || p.HTTP.TLSConfig.ServerName != "prom.internal":
+		t.Errorf("tls_config: %+v", p.HTTP.TLSConfig)
+	case p.HTTP.ProxyURL.URL == nil || p.HTTP.ProxyURL.Host != "proxy.example:3128":
+		t.Errorf("proxy_url: %+v", p.HTTP.ProxyURL)
+	case p.HTTP.FollowRedirects || !p.HTTP.EnableHTTP2:
+		t.Errorf("follow_redirects %v (want false, set), enable_http2 %v (want the default true)", p.HTTP.FollowRedirects, p.HTTP.EnableHTTP2)
+	case p.HTTP.HTTPHeaders == nil || len(p.HTTP.HTTPHeaders.Headers["X-Api-Key"].Files) != 1:
+		t.Errorf("http_headers: %+v", p.HTTP.HTTPHeaders)
+	case len(cfg.Checks.Custom) != 1 || cfg.Checks.Custom[0].Threshold == nil || *cfg.Checks.Custom[0].Threshold != 10:
+		t.Errorf("custom checks: %+v", cfg.Checks.Custom)
+	case p.Timeout != DefaultConfig().Prometheus.Timeout:
+		t.Errorf("timeout %v, want the default", p.Timeout)
+	}
+	for _, y := range []string{"", "prometheus:\n", "# only a comment\n"} {
+		if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := LoadConfig(path)
+		if err != nil || !reflect.DeepEqual(got, DefaultConfig()) {
+			t.Errorf("%q: want the defaults, got %v", y, err)
+		}
 	}
 }
 
@@ -74,7 +181,23 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"prometheus.timeout", func(c *Config) { c.Prometheus.Timeout = 0 }},
 		{"prometheus.retries", func(c *Config) { c.Prometheus.Retries = -1 }},
 		{"prometheus.max_consecutive_errors", func(c *Config) { c.Prometheus.MaxConsecutiveErrors = 0 }},
-		{"prometheus.basic_auth.username", func(c *Config) { c.Prometheus.BasicAuth.PasswordFile = "/x" }},
+		{"prometheus.basic_auth.username", func(c *Config) { c.Prometheus.HTTP.BasicAuth = &config.BasicAuth{PasswordFile: "/x"} }},
+		{"prometheus.bearer_token", func(c *Config) { c.Prometheus.HTTP.BearerToken = "s3cret" }},
+		{"prometheus.basic_auth.password", func(c *Config) { c.Prometheus.HTTP.BasicAuth = &config.BasicAuth{Username: "u", Password: "s3cret"} }},
+		{"prometheus.authorization.credentials", func(c *Config) { c.Prometheus.HTTP.Authorization = &config.Authorization{Credentials: "s3cret"} }},
+		{"prometheus.oauth2.client_secret", func(c *Config) {
+			c.Prometheus.HTTP.OAuth2 = &config.OAuth2{ClientID: "gate", ClientSecret: "s3cret", TokenURL: "https://idp.example/token"}
+		}},
+		{"prometheus.tls_config.key", func(c *Config) { c.Prometheus.HTTP.TLSConfig.Key = "-----BEGIN PRIVATE KEY-----" }},
+		{"prometheus.http_headers.X-Api-Key.secrets", func(c *Config) {
+			c.Prometheus.HTTP.HTTPHeaders = &config.Headers{Headers: map[string]config.Header{"X-Api-Key": {Secrets: []config.Secret{"s3cret"}}}}
+		}},
+		{"prometheus.http_headers.X-Api-Key.values", func(c *Config) {
+			c.Prometheus.HTTP.HTTPHeaders = &config.Headers{Headers: map[string]config.Header{"X-Api-Key": {Values: []string{"s3cret"}}}}
+		}},
+		{"prometheus.headers.Cookie", func(c *Config) { c.Prometheus.Headers = map[string]string{"Cookie": "session=s3cret"} }},
+		{"prometheus.headers.Authorization", func(c *Config) { c.Prometheus.Headers = map[string]string{"Authorization": "Bearer s3cret"} }},
+		{"prometheus.url", func(c *Config) { c.Prometheus.URL = "http://gate:s3cret@host:port" }},
 		{"prometheus.headers", func(c *Config) { c.Prometheus.Headers = map[string]string{"Bad Name": "v"} }},
 		{"selectors.canary", func(c *Config) { c.Selectors.Canary = " " }},
 		{"selectors.baseline", func(c *Config) { c.Selectors.Baseline = "" }},
@@ -93,6 +216,9 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"slo.error_budget", func(c *Config) { c.SLO.ErrorBudget = 0 }},
 		{"slo.latency_budget", func(c *Config) { c.SLO.LatencyBudget = 1 }},
 		{"slo.latency_threshold", func(c *Config) { c.SLO.LatencyThreshold = 0 }},
+		{"slo.latency_threshold", func(c *Config) { c.SLO.LatencyThreshold = 0.3 }},
+		{"slo.latency_threshold", func(c *Config) { c.SLO.LatencyThreshold = 0.1000001 }},
+		{"slo.latency_threshold", func(c *Config) { c.Checks.Latency.Enabled = false; c.SLO.LatencyThreshold = 0.2 }}, // the guardrail reads it too
 		{"output", func(c *Config) { c.Output = "xml" }},
 		{"checks.errors.margin", func(c *Config) { c.Checks.Errors.Margin = 0.5 }},
 		{"checks.latency.tolerance", func(c *Config) { c.Checks.Latency.Tolerance = 0.9 }},
@@ -138,6 +264,9 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("want an error naming %s, got %v", c.field, err)
 		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: the error repeats the secret: %v", c.field, err)
+		}
 	}
 	// and preflight's own fields
 	pre := []struct {
@@ -157,6 +286,55 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		var fe *FieldError
 		if !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("preflight: want an error naming %s, got %v", c.field, err)
+		}
+	}
+}
+
+// slo.latency_threshold must be a bucket boundary of the request duration
+// histogram (telemetry/names.go) whenever a check reads the buckets.
+func TestLatencyThresholdMustBeABucket(t *testing.T) {
+	t.Parallel()
+	buckets := durationBuckets()
+	if len(buckets) == 0 {
+		t.Fatal("no buckets")
+	}
+	for _, b := range buckets {
+		cfg := DefaultConfig()
+		cfg.SLO.LatencyThreshold = b
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("boundary %g refused: %v", b, err)
+		}
+	}
+	if !slices.Contains(buckets, DefaultConfig().SLO.LatencyThreshold) {
+		t.Errorf("the default threshold %g is no boundary", DefaultConfig().SLO.LatencyThreshold)
+	}
+	// Nothing reads the buckets: nothing to check.
+	cfg := DefaultConfig()
+	cfg.SLO.LatencyThreshold = 0.3
+	cfg.Checks.Latency.Enabled, cfg.Checks.Guardrail.Enabled = false, false
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("latency unchecked, yet: %v", err)
+	}
+	// Another histogram: its buckets are unknown here (analysis says so).
+	cfg = DefaultConfig()
+	cfg.SLO.LatencyThreshold = 0.3
+	cfg.Metric = "other_request_duration_seconds"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("other metric: %v", err)
+	}
+}
+
+func TestLeMatcher(t *testing.T) {
+	t.Parallel()
+	for th, want := range map[float64]string{
+		0.1:  `le="0.1"`,
+		2.5:  `le="2.5"`,
+		1:    `le=~"1|1\\.0"`,
+		10:   `le=~"10|10\\.0"`,
+		1e-5: `le="1e-05"`,
+	} {
+		if got := leMatcher(th); got != want {
+			t.Errorf("leMatcher(%g) = %s, want %s", th, got, want)
 		}
 	}
 }

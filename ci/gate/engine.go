@@ -20,15 +20,17 @@ const (
 	Running      Outcome = "running"
 )
 
-// ExitCode maps an outcome to the process exit code CI acts on.
+// ExitCode maps an outcome to the process exit code CI acts on. Anything
+// but a pass or a fail (including an unfinished analysis) is inconclusive,
+// which the pipeline treats as a rollback.
 func (o Outcome) ExitCode() int {
 	switch o {
 	case Pass:
-		return 0
+		return ExitPass
 	case Fail:
-		return 1
+		return ExitFail
 	default:
-		return 2
+		return ExitInconclusive
 	}
 }
 
@@ -39,6 +41,9 @@ type Arm struct {
 	Errors   int64 `json:"errors"`
 	Slow     int64 `json:"slow"`
 	Missing  bool  `json:"missing"`
+	// NoBuckets: requests were counted, but no bucket series has the
+	// latency threshold as its le (Missing is set too).
+	NoBuckets bool `json:"no_buckets,omitempty"`
 }
 
 // CustomValue is one poll's value of a custom check for both arms.
@@ -205,6 +210,14 @@ func (e *Engine) Evaluate(o Observation) Verdict {
 	split := CheckResult{Name: "traffic-split", Kind: "split", Status: "ok"}
 	splitOff := ""
 	switch {
+	case o.Canary.NoBuckets || o.Baseline.NoBuckets:
+		split.Status = "no-data"
+		arm, sel := "canary", e.canaryLabel
+		if !o.Canary.NoBuckets {
+			arm, sel = "baseline", normalizeSelector(e.cfg.Selectors.Baseline)
+		}
+		splitOff = fmt.Sprintf("no %s_bucket series with %s for %s (selector {%s}): slo.latency_threshold %g must be one of the histogram's bucket boundaries (the le values Prometheus has), or slow requests cannot be counted",
+			e.cfg.Metric, leMatcher(e.cfg.SLO.LatencyThreshold), arm, sel, e.cfg.SLO.LatencyThreshold)
 	case o.Canary.Missing:
 		split.Status = "no-data"
 		splitOff = fmt.Sprintf("no series for canary (selector {%s}): the query returned nothing, which is not read as zero", e.canaryLabel)

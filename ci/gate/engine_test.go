@@ -175,12 +175,29 @@ func TestEngineAlphaSplit(t *testing.T) {
 	}
 }
 
+// The exit codes are a contract with CI (ci/release and the workflows act
+// on the numbers): every outcome maps to its constant, and the constants
+// keep their values.
 func TestExitCodes(t *testing.T) {
 	t.Parallel()
-	for o, want := range map[Outcome]int{Pass: 0, Fail: 1, Inconclusive: 2} {
-		if got := o.ExitCode(); got != want {
-			t.Errorf("%s exit %d, want %d", o, got, want)
+	cases := []struct {
+		o        Outcome
+		constant int
+		want     int
+	}{
+		{Pass, ExitPass, 0},
+		{Fail, ExitFail, 1},
+		{Inconclusive, ExitInconclusive, 2},
+		{Running, ExitInconclusive, 2}, // never an exit, but fail-safe if it were
+		{Outcome("unknown"), ExitInconclusive, 2},
+	}
+	for _, c := range cases {
+		if got := c.o.ExitCode(); got != c.constant || got != c.want {
+			t.Errorf("%q exit %d, want %d (constant %d)", c.o, got, c.want, c.constant)
 		}
+	}
+	if ExitUsage != 3 {
+		t.Errorf("ExitUsage = %d, want 3", ExitUsage)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/obsshort/shortener/internal/promclient"
 )
 
 // PreflightResult says whether a deploy may start, and why not.
@@ -35,6 +37,7 @@ func runPreflight(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return usageErr(stderr, err)
 	}
+	warnPasswordInArgv(stderr, "--prometheus", f.prometheus)
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
 		case "selector":
@@ -70,13 +73,13 @@ func runPreflight(ctx context.Context, args []string, getenv func(string) string
 	if res.Blocked {
 		return ExitInconclusive
 	}
-	return 0
+	return ExitPass
 }
 
 // Preflight checks for firing SLO alerts and a spent error budget. Failing
 // to reach Prometheus blocks: a deploy must not go out blind. Its error is
 // a configuration error (a query Prometheus refuses).
-func Preflight(ctx context.Context, cfg Config, c *promClient) (PreflightResult, error) {
+func Preflight(ctx context.Context, cfg Config, c *promclient.Client) (PreflightResult, error) {
 	var res PreflightResult
 	p := cfg.Preflight
 	now := time.Now()
@@ -86,7 +89,7 @@ func Preflight(ctx context.Context, cfg Config, c *promClient) (PreflightResult,
 			return res, err
 		}
 		res.Blocked = true
-		res.Reasons = append(res.Reasons, fmt.Sprintf("cannot query Prometheus at %s, so the service's health is unknown: %v", cfg.Prometheus.URL, err))
+		res.Reasons = append(res.Reasons, fmt.Sprintf("cannot query Prometheus at %s, so the service's health is unknown: %v", promclient.RedactURL(cfg.Prometheus.URL), err))
 		return res, nil
 	}
 
@@ -99,7 +102,7 @@ func Preflight(ctx context.Context, cfg Config, c *promClient) (PreflightResult,
 	}
 	if len(parts) > 0 {
 		q := strings.Join(parts, " or ")
-		vec, err := c.query(ctx, q, now)
+		vec, err := c.Vector(ctx, q, now)
 		if err != nil {
 			return unreachable(err)
 		}
@@ -121,7 +124,7 @@ func Preflight(ctx context.Context, cfg Config, c *promClient) (PreflightResult,
 		if err != nil {
 			return res, fieldErr("preflight.budget_query", "%v", err)
 		}
-		vec, err := c.query(ctx, q, now)
+		vec, err := c.Vector(ctx, q, now)
 		if err != nil {
 			return unreachable(err)
 		}

@@ -2,151 +2,21 @@ package gate
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/obsshort/shortener/internal/promclient"
 	"github.com/prometheus/common/model"
 )
 
-// Environment variables holding Prometheus secrets: secrets never travel in
-// argv (visible in ps and CI logs) or in the YAML.
-const (
-	EnvToken    = "GATE_PROMETHEUS_TOKEN"
-	EnvPassword = "GATE_PROMETHEUS_PASSWORD"
-)
-
-// promClient runs instant queries with a per-attempt timeout and retries
-// on transient errors.
-type promClient struct {
-	api     v1.API
-	url     string
-	timeout time.Duration
-	retries int
-}
-
-func newPromClient(cfg PrometheusConfig, getenv func(string) string) (*promClient, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fieldErr("prometheus.ca_file", "%v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fieldErr("prometheus.ca_file", "no PEM certificate in %s", cfg.CAFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	at := &authTransport{base: tr, headers: cfg.Headers}
-	switch {
-	case cfg.BearerTokenFile != "":
-		b, err := os.ReadFile(cfg.BearerTokenFile)
-		if err != nil {
-			return nil, fieldErr("prometheus.bearer_token_file", "%v", err)
-		}
-		at.bearer = strings.TrimSpace(string(b))
-	case getenv(EnvToken) != "":
-		at.bearer = strings.TrimSpace(getenv(EnvToken))
-	}
-	if cfg.BasicAuth.Username != "" {
-		at.user = cfg.BasicAuth.Username
-		switch {
-		case cfg.BasicAuth.PasswordFile != "":
-			b, err := os.ReadFile(cfg.BasicAuth.PasswordFile)
-			if err != nil {
-				return nil, fieldErr("prometheus.basic_auth.password_file", "%v", err)
-			}
-			at.pass = strings.TrimRight(string(b), "\r\n")
-		case getenv(EnvPassword) != "":
-			at.pass = getenv(EnvPassword)
-		default:
-			return nil, fieldErr("prometheus.basic_auth.password_file", "no password: give a file or set %s", EnvPassword)
-		}
-	}
-	if at.bearer != "" && at.user != "" {
-		return nil, fieldErr("prometheus.basic_auth", "both a bearer token and basic auth are configured; pick one")
-	}
-	c, err := api.NewClient(api.Config{Address: cfg.URL, RoundTripper: at})
-	if err != nil {
-		return nil, fieldErr("prometheus.url", "%v", err)
-	}
-	return &promClient{api: v1.NewAPI(c), url: cfg.URL, timeout: cfg.Timeout.D(), retries: cfg.Retries}, nil
-}
-
-// authTransport adds credentials and extra headers (such as X-Scope-OrgID
-// for Mimir) to every request.
-type authTransport struct {
-	base       http.RoundTripper
-	bearer     string
-	user, pass string
-	headers    map[string]string
-}
-
-func (t *authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	for k, v := range t.headers {
-		r.Header.Set(k, v)
-	}
-	if t.bearer != "" {
-		r.Header.Set("Authorization", "Bearer "+t.bearer)
-	}
-	if t.user != "" {
-		r.SetBasicAuth(t.user, t.pass)
-	}
-	return t.base.RoundTrip(r)
-}
-
 // errBadQuery marks a query Prometheus refused as malformed: retrying will
-// not help, and it is a configuration error.
-var errBadQuery = errors.New("bad query")
-
-// query runs an instant query at ts, retrying transient failures with a
-// short backoff. Scalars come back as a one-sample vector.
-func (c *promClient) query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
-	var lastErr error
-	for attempt := 0; attempt <= c.retries; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-			}
-		}
-		actx, cancel := context.WithTimeout(ctx, c.timeout)
-		val, _, _, err := c.api.Query(actx, q, ts)
-		cancel()
-		if err == nil {
-			switch v := val.(type) {
-			case model.Vector:
-				return v, nil
-			case *model.Scalar:
-				return model.Vector{&model.Sample{Value: v.Value, Timestamp: v.Timestamp}}, nil
-			default:
-				return nil, fmt.Errorf("query %q: want an instant vector, got %s", q, val.Type())
-			}
-		}
-		var perr *v1.Error
-		if errors.As(err, &perr) && perr.Type == v1.ErrBadData {
-			return nil, fmt.Errorf("%w: %q: %s", errBadQuery, q, perr.Msg)
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		lastErr = err
-	}
-	return nil, fmt.Errorf("prometheus %s: %w", c.url, lastErr)
-}
+// not help, and it is a configuration error (exit 3).
+var errBadQuery = promclient.ErrBadQuery
 
 // counterTracker turns raw counter values into increases since the
 // analysis started, per series, with counter resets handled the way
@@ -222,17 +92,17 @@ type armSource struct {
 
 // promSource polls the counts of both arms and the custom checks.
 type promSource struct {
-	c                *promClient
+	c                *promclient.Client
 	cfg              Config
 	canary, baseline *armSource
 	latency          bool
 }
 
-func newPromSource(c *promClient, cfg Config) *promSource {
+func newPromSource(c *promclient.Client, cfg Config) *promSource {
 	mk := func(sel string) *armSource {
 		return &armSource{selector: normalizeSelector(sel), count: newCounterTracker(), bucket: newCounterTracker()}
 	}
-	return &promSource{c: c, cfg: cfg, canary: mk(cfg.Selectors.Canary), baseline: mk(cfg.Selectors.Baseline), latency: cfg.Checks.Latency.Enabled || cfg.Checks.Guardrail.Enabled}
+	return &promSource{c: c, cfg: cfg, canary: mk(cfg.Selectors.Canary), baseline: mk(cfg.Selectors.Baseline), latency: cfg.latencyChecked()}
 }
 
 func withMatcher(sel, extra string) string {
@@ -247,8 +117,19 @@ func (s *promSource) countQuery(a *armSource) string {
 }
 
 func (s *promSource) bucketQuery(a *armSource) string {
-	le := strconv.FormatFloat(s.cfg.SLO.LatencyThreshold, 'g', -1, 64)
-	return fmt.Sprintf("%s_bucket{%s}", s.cfg.Metric, withMatcher(a.selector, fmt.Sprintf("le=%q", le)))
+	return fmt.Sprintf("%s_bucket{%s}", s.cfg.Metric, withMatcher(a.selector, leMatcher(s.cfg.SLO.LatencyThreshold)))
+}
+
+// leMatcher selects the bucket whose upper bound is the threshold.
+// Prometheus 3 stores the le of classic histograms in float form (le="1"
+// becomes "1.0"), older versions keep it as exposed: where the two
+// spellings differ, match both.
+func leMatcher(threshold float64) string {
+	le := strconv.FormatFloat(threshold, 'g', -1, 64)
+	if strings.ContainsAny(le, ".eEIN") {
+		return fmt.Sprintf("le=%q", le)
+	}
+	return fmt.Sprintf(`le=~"%s|%s\\.0"`, le, le)
 }
 
 // poll queries both arms at ts. On error nothing is updated, so the next
@@ -264,11 +145,11 @@ func (s *promSource) poll(ctx context.Context, ts time.Time) (Observation, error
 	for _, a := range []*armSource{s.canary, s.baseline} {
 		r := result{arm: a}
 		var err error
-		if r.count, err = s.c.query(ctx, s.countQuery(a), ts); err != nil {
+		if r.count, err = s.c.Vector(ctx, s.countQuery(a), ts); err != nil {
 			return obs, err
 		}
 		if s.latency {
-			if r.bucket, err = s.c.query(ctx, s.bucketQuery(a), ts); err != nil {
+			if r.bucket, err = s.c.Vector(ctx, s.bucketQuery(a), ts); err != nil {
 				return obs, err
 			}
 		}
@@ -306,7 +187,7 @@ func (s *promSource) arm(a *armSource) Arm {
 		// missing bucket series would make everything look slow: treat the
 		// arm as missing instead.
 		if !a.bucket.ever && a.count.ever {
-			out.Missing = true
+			out.Missing, out.NoBuckets = true, true
 		}
 		out.Slow = max(0, out.Requests-a.bucket.sum(nil))
 	}
@@ -320,7 +201,7 @@ func (s *promSource) customValue(ctx context.Context, cc CustomCheck, selector s
 	if err != nil {
 		return 0, false, "", fieldErr("checks.custom "+cc.Name+".query", "%v", err)
 	}
-	vec, err := s.c.query(ctx, q, ts)
+	vec, err := s.c.Vector(ctx, q, ts)
 	if err != nil {
 		if errors.Is(err, errBadQuery) {
 			return 0, false, "", fieldErr("checks.custom "+cc.Name+".query", "%v", err)

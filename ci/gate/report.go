@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/obsshort/shortener/internal/promclient"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
@@ -39,7 +42,7 @@ func newReport(cfg Config, v Verdict, alphaCheck float64, dryRun bool) Report {
 	return Report{
 		Outcome: v.Outcome, ExitCode: code, DryRun: dryRun, Reason: v.Reason,
 		ElapsedSeconds: v.Elapsed.Seconds(), Alpha: cfg.Analysis.Alpha, AlphaPerCheck: alphaCheck,
-		Prometheus: cfg.Prometheus.URL, CanarySel: normalizeSelector(cfg.Selectors.Canary), BaselineSel: normalizeSelector(cfg.Selectors.Baseline),
+		Prometheus: promclient.RedactURL(cfg.Prometheus.URL), CanarySel: normalizeSelector(cfg.Selectors.Canary), BaselineSel: normalizeSelector(cfg.Selectors.Baseline),
 		ExpectedShare: cfg.Analysis.CanaryShare, ObservedShare: v.Share,
 		Canary: v.Canary, Baseline: v.Baseline, Checks: v.Checks,
 	}
@@ -123,9 +126,15 @@ func (r Report) appendSummary(path string) error {
 	return f.Close()
 }
 
+// pushTimeout bounds the push of the decision: a dead Pushgateway delays
+// the exit by at most this much, and never changes the verdict.
+const pushTimeout = 3 * time.Second
+
 // push sends the decision, evidence and counts to a Pushgateway so Grafana
 // can show every gate run.
 func (r Report) push(ctx context.Context, pg Pushgateway) error {
+	ctx, cancel := context.WithTimeout(ctx, pushTimeout)
+	defer cancel()
 	reg := prometheus.NewRegistry()
 	decision := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "canary_gate_decision", Help: "1 for the outcome of the last gate run, 0 for the others."}, []string{"outcome"})
 	for _, o := range []Outcome{Pass, Fail, Inconclusive} {
@@ -163,5 +172,7 @@ func (r Report) push(ctx context.Context, pg Pushgateway) error {
 	if job == "" {
 		job = "canary_gate"
 	}
-	return push.New(pg.URL, job).Gatherer(reg).PushContext(ctx)
+	// The client's own timeout also covers a body that never ends.
+	hc := &http.Client{Timeout: pushTimeout}
+	return push.New(pg.URL, job).Client(hc).Gatherer(reg).PushContext(ctx)
 }

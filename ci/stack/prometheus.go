@@ -6,15 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"text/template"
 	"time"
 
+	"github.com/obsshort/shortener/internal/promclient"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -144,44 +142,38 @@ func (c Config) Deregister(track string) error {
 	return nil
 }
 
+// queryTimeout bounds one query of the local Prometheus: it answers in
+// milliseconds, and a pipeline must not hang on a stuck one.
+const queryTimeout = 5 * time.Second
+
+// prometheus returns a client of the stack's Prometheus; close it after use.
+func (c Config) prometheus() (*promclient.Client, error) {
+	return promclient.New(c.PrometheusURL(), promclient.Options{Timeout: queryTimeout})
+}
+
 // Query runs an instant PromQL query and returns the vector's samples as
 // label sets with values.
 func (c Config) Query(ctx context.Context, q string) ([]Sample, error) {
-	u := c.PrometheusURL() + "/api/v1/query?query=" + url.QueryEscape(q)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	pc, err := c.prometheus()
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	defer pc.Close()
+	return query(ctx, pc, q)
+}
+
+func query(ctx context.Context, pc *promclient.Client, q string) ([]Sample, error) {
+	vec, err := pc.Vector(ctx, q, time.Time{})
 	if err != nil {
-		return nil, fmt.Errorf("prometheus query %s: %w", q, err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("prometheus query %s: decode: %w", q, err)
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("prometheus query %s: %s", q, body.Error)
-	}
-	var out []Sample
-	for _, r := range body.Data.Result {
-		s, _ := r.Value[1].(string)
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, fmt.Errorf("prometheus query %s: value %q: %w", q, s, err)
+	out := make([]Sample, 0, len(vec))
+	for _, s := range vec {
+		labels := make(map[string]string, len(s.Metric))
+		for k, v := range s.Metric {
+			labels[string(k)] = string(v)
 		}
-		out = append(out, Sample{Labels: r.Metric, Value: v})
+		out = append(out, Sample{Labels: labels, Value: float64(s.Value)})
 	}
 	return out, nil
 }
@@ -196,11 +188,16 @@ type Sample struct {
 // under its track and version labels.
 func (c Config) WaitScraped(ctx context.Context, inst Instance, timeout time.Duration) error {
 	q := fmt.Sprintf(`up{job="shortener",track=%q,version=%q,instance=%q} == 1`, inst.Track, inst.Version, inst.AdminAddr)
+	pc, err := c.prometheus()
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var lastErr error
 	for {
-		s, err := c.Query(ctx, q)
+		s, err := query(ctx, pc, q)
 		if err == nil && len(s) > 0 {
 			return nil
 		}

@@ -6,14 +6,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/obsshort/shortener/internal/promclient"
 	"github.com/obsshort/shortener/internal/testenv"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 )
 
 // Server is a running Prometheus.
@@ -21,6 +22,8 @@ type Server struct {
 	URL     string // base URL, e.g. http://127.0.0.1:9091
 	Dir     string // folder holding the config and the TSDB
 	Process *testenv.Process
+	// Client queries it (internal/promclient, 10 s per call).
+	Client *promclient.Client
 }
 
 // Config describes what the server scrapes and evaluates.
@@ -76,8 +79,31 @@ func Start(tb testing.TB, cfg Config) *Server {
 	args = append(args, cfg.ExtraArgs...)
 	p := testenv.Start(tb, nil, bin, args...)
 	s := &Server{URL: "http://" + addr, Dir: dir, Process: p}
-	testenv.WaitHTTP(tb, s.URL+"/-/ready", 30*time.Second)
+	c, err := promclient.New(s.URL, promclient.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	s.Client = c
+	s.waitReady(tb, 30*time.Second)
 	return s
+}
+
+func (s *Server) waitReady(tb testing.TB, timeout time.Duration) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		err := s.Client.Ready(ctx)
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("prometheus not ready after %s: %v\n%s", timeout, err, s.Process.Output())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func indent(s string) string {
@@ -110,64 +136,42 @@ func splitLines(s string) []string {
 // WaitTargetsUp waits until n targets report health "up".
 func (s *Server) WaitTargetsUp(tb testing.TB, n int, timeout time.Duration) {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	for {
-		up, err := s.upTargets()
+		up, err := s.upTargets(ctx)
 		if err == nil && up >= n {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-ctx.Done():
 			tb.Fatalf("prometheus: %d of %d targets up after %s (err %v)", up, n, timeout, err)
+		case <-time.After(200 * time.Millisecond):
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 
-func (s *Server) upTargets() (int, error) {
-	resp, err := http.Get(s.URL + "/api/v1/targets?state=active")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Data struct {
-			ActiveTargets []struct {
-				Health string `json:"health"`
-			} `json:"activeTargets"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return 0, err
-	}
+func (s *Server) upTargets(ctx context.Context) (int, error) {
+	ts, err := s.Client.Targets(ctx)
 	up := 0
-	for _, t := range body.Data.ActiveTargets {
-		if t.Health == "up" {
+	for _, t := range ts {
+		if t.Health == v1.HealthGood {
 			up++
 		}
 	}
-	return up, nil
+	return up, err
 }
 
-// Query runs an instant query and returns the raw JSON "data" object, or the
-// error Prometheus reported.
+// Query runs an instant query at the server's current time and returns the
+// "data" object of the answer ({"resultType": ..., "result": ...}), or the
+// error Prometheus reported, naming the query.
 func (s *Server) Query(ctx context.Context, q string) (json.RawMessage, error) {
-	u := s.URL + "/api/v1/query?query=" + url.QueryEscape(q)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	resp, err := http.DefaultClient.Do(req)
+	v, err := s.Client.Query(ctx, q, time.Time{})
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string          `json:"status"`
-		Error  string          `json:"error"`
-		Data   json.RawMessage `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("decode query answer: %w", err)
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("query %q: %s", q, body.Error)
-	}
-	return body.Data, nil
+	return json.Marshal(struct {
+		ResultType string      `json:"resultType"`
+		Result     model.Value `json:"result"`
+	}{v.Type().String(), v})
 }
