@@ -20,6 +20,7 @@ import (
 
 	"github.com/obsshort/shortener/internal/httpwait"
 	"github.com/obsshort/shortener/internal/launch"
+	"github.com/obsshort/shortener/internal/moduleroot"
 )
 
 // InCI reports whether the tests run under CI (CI set to a true value:
@@ -92,9 +93,6 @@ var (
 	portsGiven = map[int]bool{}
 )
 
-// modulePath is what go.mod at the repository root declares.
-const modulePath = "github.com/obsshort/shortener"
-
 // ModuleRoot returns the repository root (the folder whose go.mod declares
 // this module), found from the working directory, which `go test` sets to
 // the package's folder.
@@ -104,42 +102,11 @@ func ModuleRoot(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("module root: %v", err)
 	}
-	root, err := FindModuleRoot(wd)
+	root, err := moduleroot.Find(wd)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return root
-}
-
-// FindModuleRoot walks up from dir to the folder whose go.mod declares this
-// module; a go.mod of another module on the way (a test fixture, say) is
-// passed over. Commands call it with their working directory; tests call
-// ModuleRoot.
-func FindModuleRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("find module root: %w", err)
-	}
-	for d := dir; ; {
-		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && declaredModule(b) == modulePath {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("find module root: no go.mod of %s in %s or above: run from the repository", modulePath, dir)
-		}
-		d = parent
-	}
-}
-
-// declaredModule returns the path of go.mod's module directive.
-func declaredModule(gomod []byte) string {
-	for line := range strings.SplitSeq(string(gomod), "\n") {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
-			return strings.Trim(strings.TrimSpace(rest), `"`)
-		}
-	}
-	return ""
 }
 
 var (

@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	"github.com/obsshort/shortener/bench"
-	"github.com/obsshort/shortener/internal/testenv"
+	"github.com/obsshort/shortener/internal/moduleroot"
 )
 
 func main() {
@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	root, err := testenv.FindModuleRoot(".")
+	root, err := moduleroot.Find(".")
 	if err != nil {
 		return err
 	}

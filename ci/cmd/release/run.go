@@ -15,7 +15,7 @@ import (
 	"github.com/obsshort/shortener/ci/release"
 	"github.com/obsshort/shortener/ci/release/replay"
 	"github.com/obsshort/shortener/ci/stack"
-	"github.com/obsshort/shortener/internal/testenv"
+	"github.com/obsshort/shortener/internal/moduleroot"
 )
 
 const usage = `usage: release <command> [flags]
@@ -96,7 +96,7 @@ func (c *common) register(fs *flag.FlagSet, getenv func(string) string) {
 func (c *common) resolve() error {
 	var err error
 	if c.repo == "" {
-		if c.repo, err = testenv.FindModuleRoot("."); err != nil {
+		if c.repo, err = moduleroot.Find("."); err != nil {
 			return fmt.Errorf("%w, or pass --repo", err)
 		}
 	}
