@@ -24,7 +24,7 @@ import (
 
 	"github.com/obsshort/shortener/app"
 	"github.com/obsshort/shortener/app/blocklist"
-	"github.com/obsshort/shortener/app/observed"
+	"github.com/obsshort/shortener/app/instrumented"
 	"github.com/obsshort/shortener/app/server"
 	"github.com/obsshort/shortener/app/sqlite"
 	"github.com/obsshort/shortener/telemetry"
@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var store app.LinkStore = db
 	if cfg.Telemetry {
-		store = &observed.Store{Next: db, Metrics: metrics, Tracing: tracing}
+		store = &instrumented.Store{Next: db, Metrics: metrics, Tracing: tracing}
 	}
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFlush()

@@ -1,6 +1,6 @@
-// Package observed wraps an app.LinkStore with store-operation metrics and
+// Package instrumented wraps an app.LinkStore with store-operation metrics and
 // child spans, so every backend is measured the same way.
-package observed
+package instrumented
 
 import (
 	"context"
