@@ -104,6 +104,7 @@ type Metrics struct {
 	flushBatches *prometheus.CounterVec
 	visits       prometheus.Counter
 	fault        prometheus.Gauge
+	writable     prometheus.Gauge
 
 	// Fast paths for the known label values (no label hashing per event).
 	linkCounters     map[string]prometheus.Counter
@@ -167,6 +168,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: MetricFaultInjectionEnabled,
 			Help: "1 when fault injection (game day) is enabled, else 0.",
 		}),
+		writable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: MetricStoreWritable,
+			Help: "1 when the last background write probe of the store wrote, else 0.",
+		}),
 		linkCounters:     map[string]prometheus.Counter{},
 		redirectCounters: map[string]prometheus.Counter{},
 	}
@@ -190,7 +195,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.flushErr = m.flushBatches.WithLabelValues("error")
 	if reg != nil {
 		reg.MustRegister(m.duration, m.active, m.linksCreated, m.redirects,
-			m.storeDur, m.storeErrs, m.cache, m.flushBatches, m.visits, m.fault)
+			m.storeDur, m.storeErrs, m.cache, m.flushBatches, m.visits, m.fault, m.writable)
 	}
 	return m
 }
@@ -364,6 +369,19 @@ func (m *Metrics) VisitFlush(visits int, err error) {
 	m.flushOK.Inc()
 	if visits > 0 {
 		m.visits.Add(float64(visits))
+	}
+}
+
+// SetStoreWritable sets shortener_store_writable to 1 or 0 (the outcome of
+// a write probe, app.StoreHealthOptions.OnWriteProbe).
+func (m *Metrics) SetStoreWritable(ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.writable.Set(1)
+	} else {
+		m.writable.Set(0)
 	}
 }
 

@@ -30,6 +30,9 @@ const (
 	MetricBuildInfo = "shortener_build_info"
 	// Gauge: 1 when fault injection is on.
 	MetricFaultInjectionEnabled = "shortener_fault_injection_enabled"
+	// Gauge: 1 when the last background write probe of the store wrote, 0
+	// when it failed or none has finished yet. Readiness does not depend on it.
+	MetricStoreWritable = "shortener_store_writable"
 	// Counter; label reason: queue_full, export_failed. Sampled spans that
 	// never reached the trace collector (registered by Tracing.RegisterMetrics).
 	MetricTraceSpansDropped = "shortener_trace_spans_dropped_total"
@@ -78,6 +81,7 @@ func ExportedMetricNames() []string {
 		MetricVisitsFlushed,
 		MetricBuildInfo,
 		MetricFaultInjectionEnabled,
+		MetricStoreWritable,
 		MetricTraceSpansDropped,
 	}
 }

@@ -36,7 +36,7 @@ func handleQR(d Deps) http.Handler {
 		code := chi.URLParam(r, "code")
 		link, err := d.Service.Get(r.Context(), code)
 		if err == nil {
-			if st := link.State(timeNow()); st != app.LinkLive {
+			if st := link.State(d.now()); st != app.LinkLive {
 				err = app.Errorf(app.EGONE, "link %s is no longer available", code)
 			}
 		}

@@ -49,13 +49,14 @@ func NewPublic(d Deps) http.Handler {
 
 	// Fault injection runs after routing (inline middleware) so injected
 	// failures carry their real route label, like a real bug would.
+	limit := d.Limiter.middleware(d.now)
 	r.Group(func(r chi.Router) {
 		r.Use(d.Fault.middleware)
 		r.With(securityHeaders).Method(http.MethodGet, "/", handleIndex(d))
-		r.With(securityHeaders, d.Limiter.middleware).Method(http.MethodPost, "/", handleIndexPost(d))
+		r.With(securityHeaders, limit).Method(http.MethodPost, "/", handleIndexPost(d))
 		r.With(securityHeaders).Method(http.MethodGet, "/static/*", handleStatic(staticFS()))
 
-		r.With(d.Limiter.middleware).Method(http.MethodPost, "/api/v1/links", handleCreateLink(d))
+		r.With(limit).Method(http.MethodPost, "/api/v1/links", handleCreateLink(d))
 		r.Method(http.MethodGet, "/api/v1/links/{code}", handleGetLink(d))
 		r.With(requireAdmin(d.AdminKeys, d.Logger)).Method(http.MethodDelete, "/api/v1/links/{code}", handleDeleteLink(d))
 

@@ -45,7 +45,7 @@ func secServer(t *testing.T, mod func(*server.Deps)) *httptest.Server {
 	d := server.Deps{
 		Service:        &app.Service{Store: db, SelfHosts: []string{self}},
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Health:         &server.Health{Check: func(r *http.Request) error { return db.Ready(r.Context()) }},
+		Health:         &server.Health{Store: app.NewStoreHealth(db, db, app.StoreHealthOptions{})},
 		BaseURL:        "http://" + self,
 		RedirectStatus: http.StatusFound,
 		AdminKeys:      keys,

@@ -135,7 +135,7 @@ func (d Deps) historyLinks(r *http.Request, codes []string) []pageLink {
 			continue
 		}
 		pl := pageLink{Code: l.Code, ShortURL: d.shortURL(l.Code), URL: l.URL}
-		switch l.State(timeNow()) {
+		switch l.State(d.now()) {
 		case app.LinkExpired:
 			pl.State = "expired"
 		case app.LinkDeleted:

@@ -42,8 +42,14 @@ func main() {
 	}
 }
 
-// blocklistPollInterval is how often the blocklist file is checked for changes.
-const blocklistPollInterval = 2 * time.Second
+const (
+	// blocklistPollInterval is how often the blocklist file is checked for changes.
+	blocklistPollInterval = 2 * time.Second
+	// writeProbeInterval is how often the store's write health is probed
+	// (one small row rewritten): the shortener_store_writable gauge and the
+	// admin /readyz detail are at most this old.
+	writeProbeInterval = 5 * time.Second
+)
 
 // run starts the service and blocks until ctx ends, then shuts down
 // gracefully: readiness turns false, in-flight requests drain, visit counts
@@ -152,7 +158,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.RateLimit > 0 {
 		limiter = server.NewRateLimiter(cfg.RateLimit, cfg.RateBurst, trusted)
 	}
-	health := &server.Health{Check: func(r *http.Request) error { return store.Ready(r.Context()) }}
+	// Readiness reads (through the measured store, at most once a second);
+	// write health is probed in the background and never decides readiness.
+	storeHealth := app.NewStoreHealth(store, db, app.StoreHealthOptions{OnWriteProbe: metrics.SetStoreWritable})
+	flushDone.Go(func() { storeHealth.Run(flushCtx, writeProbeInterval) })
+	health := &server.Health{Store: storeHealth}
 	deps := server.Deps{
 		Service: svc, Logger: logger, Metrics: metrics, Tracing: tracing, Registry: reg,
 		Health: health, BaseURL: cfg.BaseURL, RedirectStatus: cfg.RedirectStatus,

@@ -139,6 +139,23 @@ func TestRunServesThenDrainsOnShutdown(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data", "s.db")); err != nil {
 		t.Fatalf("database file not created: %v", err)
 	}
+	// Write health is probed in the background from the start: the admin
+	// detail and the gauge say the store takes writes.
+	writable := false
+	for deadline := time.Now().Add(5 * time.Second); !writable && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var body struct{ Store struct{ Writable bool } }
+		if resp, err := http.Get("http://" + admin + "/readyz"); err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			writable = body.Store.Writable
+		}
+	}
+	if !writable {
+		t.Fatal("admin /readyz never said the store is writable")
+	}
+	if !strings.Contains(scrape(t, "http://"+admin+"/metrics"), "\nshortener_store_writable 1\n") {
+		t.Fatal("admin /metrics lacks shortener_store_writable 1")
+	}
 	status, m := postLink(t, "http://"+addr, `{"url":"https://example.com/run"}`)
 	if status != 201 {
 		t.Fatalf("create: %d %v", status, m)
@@ -347,4 +364,18 @@ func TestGCSettingsRespectGoEnv(t *testing.T) {
 	if gc != -1 || lim != -1 {
 		t.Fatalf("with GOGC and GOMEMLIMIT set: gc %d, limit %d; want both left alone (-1)", gc, lim)
 	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

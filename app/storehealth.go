@@ -1,0 +1,147 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// WriteProber is a store that can tell whether it takes writes right now.
+type WriteProber interface {
+	// ProbeWrite makes one small real write (a statement that changes
+	// nothing would not notice a full disk) and says why it failed.
+	ProbeWrite(ctx context.Context) error
+}
+
+// WriteStatus is the outcome of the last write probe.
+type WriteStatus struct {
+	Checked time.Time // zero: no probe has finished yet
+	Err     error     // why the last probe failed; nil when it wrote
+}
+
+// Writable reports whether the last probe wrote.
+func (w WriteStatus) Writable() bool { return !w.Checked.IsZero() && w.Err == nil }
+
+// errNotProbed is the write status before the first probe.
+var errNotProbed = errors.New("not checked yet")
+
+// StoreHealthOptions tune a StoreHealth; zero values take the defaults.
+type StoreHealthOptions struct {
+	// ReadyTTL is how long a readiness answer is reused (default 1 s): any
+	// number of /readyz calls cost at most one read check per ReadyTTL.
+	ReadyTTL time.Duration
+	// Timeout bounds each check (default 2 s).
+	Timeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// OnWriteProbe, if set, hears the outcome of every write probe (the
+	// shortener_store_writable gauge).
+	OnWriteProbe func(writable bool)
+}
+
+// StoreHealth answers "can this process serve?" and "can the store take
+// writes?" separately, without letting callers cause database work:
+//
+//   - Ready is a read-only check (the store answers reads, the schema is
+//     current), run at most once per ReadyTTL whoever asks; the answer in
+//     between comes from memory. A full disk or a read-only file keeps the
+//     process ready: redirects and lookups still work.
+//   - Write health comes from ProbeWrite, which Run calls in the background;
+//     Writable only reads its last outcome.
+//
+// (Readiness used to make a real write on every call: two processes checked
+// by a load balancer every 500 ms were taken out together by one disk or
+// lock problem, and anyone could make the public listener write.)
+type StoreHealth struct {
+	store  LinkStore
+	prober WriteProber // nil: write health is not probed
+	opt    StoreHealthOptions
+
+	readyMu    sync.Mutex // held during a check: callers wait for its answer
+	readyAt    time.Time
+	readyErr   error
+	readyKnown bool
+
+	writeMu sync.RWMutex
+	write   WriteStatus
+}
+
+// NewStoreHealth checks readiness through store.Ready and write health
+// through prober (which may be nil).
+func NewStoreHealth(store LinkStore, prober WriteProber, opt StoreHealthOptions) *StoreHealth {
+	if opt.ReadyTTL <= 0 {
+		opt.ReadyTTL = time.Second
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 2 * time.Second
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &StoreHealth{store: store, prober: prober, opt: opt, write: WriteStatus{Err: errNotProbed}}
+}
+
+// Ready reports whether the store serves reads, from a check at most
+// ReadyTTL old. ctx carries the caller's trace; its cancellation does not
+// end the check, so a client hanging up cannot cache a false failure.
+func (h *StoreHealth) Ready(ctx context.Context) error {
+	h.readyMu.Lock()
+	defer h.readyMu.Unlock()
+	now := h.opt.Now()
+	if h.readyKnown && !now.Before(h.readyAt) && now.Sub(h.readyAt) < h.opt.ReadyTTL {
+		return h.readyErr
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opt.Timeout)
+	defer cancel()
+	h.readyErr = h.store.Ready(cctx)
+	h.readyAt, h.readyKnown = now, true
+	return h.readyErr
+}
+
+// Writable returns the outcome of the last write probe.
+func (h *StoreHealth) Writable() WriteStatus {
+	h.writeMu.RLock()
+	defer h.writeMu.RUnlock()
+	return h.write
+}
+
+// ProbeWrite probes write health once and records the outcome.
+func (h *StoreHealth) ProbeWrite(ctx context.Context) WriteStatus {
+	if h.prober == nil {
+		return h.Writable()
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.opt.Timeout)
+	err := h.prober.ProbeWrite(cctx)
+	cancel()
+	if ctx.Err() != nil {
+		// Shutting down: the probe was cut short, which says nothing
+		// about the store.
+		return h.Writable()
+	}
+	st := WriteStatus{Checked: h.opt.Now(), Err: err}
+	h.writeMu.Lock()
+	h.write = st
+	h.writeMu.Unlock()
+	if h.opt.OnWriteProbe != nil {
+		h.opt.OnWriteProbe(st.Writable())
+	}
+	return st
+}
+
+// Run probes write health at once and then every interval until ctx ends.
+func (h *StoreHealth) Run(ctx context.Context, interval time.Duration) {
+	if h.prober == nil {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		h.ProbeWrite(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
