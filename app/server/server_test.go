@@ -237,6 +237,15 @@ func TestRedirectErrorsAreHTMLPages(t *testing.T) {
 			t.Errorf("GET %s: no CSP on an HTML answer", tt.path)
 		}
 	}
+	// The metadata and the QR code read the same clock as the redirect.
+	resp, body := ts.do(t, "GET", "/api/v1/links/"+code, "")
+	var m struct{ State string }
+	if err := json.Unmarshal([]byte(body), &m); err != nil || resp.StatusCode != 200 || m.State != "expired" {
+		t.Fatalf("metadata after expiry: %d %s, want state expired", resp.StatusCode, body)
+	}
+	if resp, _ := ts.do(t, "GET", "/"+code+"/qr", ""); resp.StatusCode != http.StatusGone {
+		t.Fatalf("QR code after expiry: %d, want 410", resp.StatusCode)
+	}
 }
 
 func TestDeleteNeedsAdminKey(t *testing.T) {
