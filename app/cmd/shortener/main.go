@@ -33,7 +33,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	// Only the real process tunes the Go runtime: in-process tests of run
+	// must not change their test binary's GC.
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, withGCTuning()); err != nil {
 		if errors.Is(err, errHelp) {
 			os.Exit(0)
 		}
@@ -51,10 +53,28 @@ const (
 	writeProbeInterval = 5 * time.Second
 )
 
+// runOptions are decisions that belong to the process rather than to one
+// run of the service; main makes them, in-process tests leave them off.
+type runOptions struct {
+	// tuneGC applies --gc-percent and --memory-limit-mib to the Go runtime,
+	// which is process-wide.
+	tuneGC bool
+}
+
+// runOption sets one of the runOptions.
+type runOption func(*runOptions)
+
+// withGCTuning makes run tune the Go garbage collector (applyGCSettings).
+func withGCTuning() runOption { return func(o *runOptions) { o.tuneGC = true } }
+
 // run starts the service and blocks until ctx ends, then shuts down
 // gracefully: readiness turns false, in-flight requests drain, visit counts
 // are flushed. It returns nil after a clean shutdown.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...runOption) error {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
 		return err
@@ -68,7 +88,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logOut := telemetry.NewBufferedWriter(stdout, 64<<10, 100*time.Millisecond)
 	defer logOut.Close()
 	logger := telemetry.NewLogger(logOut, level).With("component", "shortener")
-	gcPercent, memLimitMiB := cfg.applyGCSettings(getenv)
+	gcPercent, memLimitMiB := -1, -1 // left as the process has them
+	if o.tuneGC {
+		gcPercent, memLimitMiB = cfg.applyGCSettings(getenv)
+	}
 
 	reg := telemetry.NewRegistry()
 	version, revision := telemetry.RegisterBuildInfo(reg)
