@@ -12,6 +12,7 @@ import (
 
 	"github.com/obsshort/shortener/app"
 	"github.com/obsshort/shortener/app/sqlite"
+	"github.com/obsshort/shortener/app/storetest"
 )
 
 // MustOpen opens a store on a fresh file in a temp dir.
@@ -46,67 +47,6 @@ func TestMigrationsAppliedOnceAndRecorded(t *testing.T) {
 	}
 	if err := db2.Ready(context.Background()); err != nil {
 		t.Fatalf("ready: %v", err)
-	}
-}
-
-func TestCreateFindDelete(t *testing.T) {
-	ctx := context.Background()
-	db := MustOpen(t, "")
-	created := time.Date(2026, 5, 6, 7, 8, 9, 123e6, time.UTC)
-	exp := created.Add(48 * time.Hour)
-	tests := []*app.Link{
-		{Code: "plain", URL: "https://example.com/", CreatedAt: created},
-		{Code: "expiring", URL: "https://example.com/e", CreatedAt: created, ExpiresAt: &exp},
-	}
-	for _, l := range tests {
-		if err := db.CreateLink(ctx, l); err != nil {
-			t.Fatalf("create %s: %v", l.Code, err)
-		}
-		got, err := db.FindLink(ctx, l.Code)
-		if err != nil {
-			t.Fatalf("find %s: %v", l.Code, err)
-		}
-		if got.URL != l.URL || !got.CreatedAt.Equal(l.CreatedAt) || (l.ExpiresAt == nil) != (got.ExpiresAt == nil) ||
-			(l.ExpiresAt != nil && !got.ExpiresAt.Equal(*l.ExpiresAt)) || got.DeletedAt != nil {
-			t.Fatalf("round trip: got %+v, want %+v", got, l)
-		}
-	}
-	if err := db.CreateLink(ctx, &app.Link{Code: "plain", URL: "https://other/", CreatedAt: created}); app.ErrorCode(err) != app.ECONFLICT {
-		t.Fatalf("duplicate code: %v, want conflict", err)
-	}
-	if _, err := db.FindLink(ctx, "nope"); app.ErrorCode(err) != app.ENOTFOUND {
-		t.Fatalf("missing: %v, want not found", err)
-	}
-	if err := db.DeleteLink(ctx, "plain", created.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := db.FindLink(ctx, "plain")
-	if got.DeletedAt == nil || got.State(time.Now()) != app.LinkDeleted {
-		t.Fatalf("deleted link state: %+v", got)
-	}
-	if err := db.DeleteLink(ctx, "plain", created); app.ErrorCode(err) != app.ENOTFOUND {
-		t.Fatalf("second delete: %v, want not found", err)
-	}
-}
-
-func TestAddVisits(t *testing.T) {
-	ctx := context.Background()
-	db := MustOpen(t, "")
-	for _, c := range []string{"aaa", "bbb"} {
-		if err := db.CreateLink(ctx, &app.Link{Code: c, URL: "https://x.example/", CreatedAt: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.AddVisits(ctx, map[string]int64{"aaa": 3, "bbb": 1, "gone": 5}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.AddVisits(ctx, map[string]int64{"aaa": 2}); err != nil {
-		t.Fatal(err)
-	}
-	a, _ := db.FindLink(ctx, "aaa")
-	b, _ := db.FindLink(ctx, "bbb")
-	if a.Visits != 5 || b.Visits != 1 {
-		t.Fatalf("visits a=%d b=%d, want 5 and 1", a.Visits, b.Visits)
 	}
 }
 
@@ -290,4 +230,10 @@ func TestProbeWriteFailsWhileReadsWork(t *testing.T) {
 	if l, err := db.FindLink(ctx, "kept"); err != nil || l.URL != "https://example.com/" {
 		t.Fatalf("lookup while writes are refused: %v %v", l, err)
 	}
+}
+
+// TestStoreContract: the SQLite store passes the LinkStore contract that
+// the in-memory fake passes too.
+func TestStoreContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) app.LinkStore { return MustOpen(t, "") })
 }
