@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	goqr "github.com/piglig/go-qr"
 
 	"github.com/obsshort/shortener/app"
 	"github.com/obsshort/shortener/app/mock"
@@ -325,8 +327,22 @@ func TestQRCode(t *testing.T) {
 	ts := newTestServer(t, nil)
 	code := ts.create(t, `{"url":"https://example.com/qr"}`)["code"].(string)
 	resp, body := ts.do(t, "GET", "/"+code+"/qr", "")
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !strings.HasPrefix(body, "\x89PNG") {
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
 		t.Fatalf("qr: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	img, err := png.Decode(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("qr answer is not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != b.Dy() || b.Dx() < 200 || b.Dx() > 320 {
+		t.Fatalf("qr image is %dx%d, want a square of about 256 pixels", b.Dx(), b.Dy())
+	}
+	text, err := goqr.Decode(img)
+	if err != nil {
+		t.Fatalf("qr image does not decode: %v", err)
+	}
+	if want := ts.URL + "/" + code; text != want {
+		t.Fatalf("qr code reads %q, want the short URL %q", text, want)
 	}
 	resp, _ = ts.do(t, "GET", "/nothere/qr", "")
 	if resp.StatusCode != 404 {
