@@ -135,7 +135,7 @@ func TestCreateLinkAPI(t *testing.T) {
 		{"not an object", `["https://example.com"]`, 422, `JSON object`},
 		{"empty body", ``, 400, `body is empty`},
 		{"two objects", `{"url":"https://a.example"}{"url":"https://b.example"}`, 400, `exactly one JSON object`},
-		{"unknown field", `{"url":"https://example.com","extra":1}`, 422, `unknown field "extra"`},
+		{"unknown field", `{"url":"https://example.com","extra":1}`, 422, `allowed fields are url, alias and expires_at`},
 		{"wrong type", `{"url":42}`, 422, `field "url" must be a string`},
 		{"missing url", `{"alias":"abc"}`, 422, `"url" is required`},
 		{"bad scheme", `{"url":"javascript:alert(1)"}`, 422, `only http and https`},
