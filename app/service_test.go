@@ -336,3 +336,32 @@ func TestVisitFlushInChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestVisitFlushChunkSize: one flush writes its links in store calls (one
+// transaction each in SQLite) of 64 links, as the README says; only the last
+// call holds the rest.
+func TestVisitFlushChunkSize(t *testing.T) {
+	var sizes []int
+	store := &mock.LinkStore{AddVisitsFn: func(_ context.Context, c map[string]int64) error {
+		sizes = append(sizes, len(c))
+		return nil
+	}}
+	v := app.NewVisitCounter(store, nil, nil)
+	for i := range 1000 {
+		v.Add(fmt.Sprintf("c%04d", i))
+	}
+	if err := v.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(sizes) != 16 {
+		t.Fatalf("1000 links flushed in %d store calls, want 16 (15 of 64 and one of 40): %v", len(sizes), sizes)
+	}
+	for i, n := range sizes[:15] {
+		if n != 64 {
+			t.Fatalf("call %d wrote %d links, want 64: %v", i, n, sizes)
+		}
+	}
+	if sizes[15] != 1000-15*64 {
+		t.Fatalf("last call wrote %d links, want %d", sizes[15], 1000-15*64)
+	}
+}

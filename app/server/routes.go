@@ -29,8 +29,8 @@ func PublicRoutes(redirectStatus int) []telemetry.Route {
 	}
 }
 
-// NewPublic returns the public listener's handler: web page, JSON API and
-// redirects. Middleware order, outermost first: recover, tracing, metrics,
+// NewPublic returns the public listener's handler: web page, JSON API,
+// redirects, and /healthz and /readyz (without detail) for load balancers. Middleware order, outermost first: recover, tracing, metrics,
 // access log, cross-origin protection; then, per route, fault injection.
 func NewPublic(d Deps) http.Handler {
 	r := chi.NewRouter()
@@ -72,7 +72,7 @@ func NewPublic(d Deps) http.Handler {
 }
 
 // NewAdmin returns the operator listener's handler: metrics, health and
-// profiling. It is never exposed on the public listener.
+// profiling. It is never exposed publicly.
 func NewAdmin(d Deps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(recoverer(d.Logger))

@@ -1,7 +1,7 @@
 // Package server is the shortener's HTTP layer: the public listener (web
-// page, JSON API, redirects) and the admin listener (metrics, health,
-// profiling). It turns requests into app.Service calls and domain errors into
-// status codes.
+// page, JSON API, redirects, and /healthz and /readyz for load balancers)
+// and the admin listener (metrics, health with detail, profiling). It turns
+// requests into app.Service calls and domain errors into status codes.
 package server
 
 import (

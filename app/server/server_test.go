@@ -303,9 +303,10 @@ func TestHealthAndDrain(t *testing.T) {
 
 func TestMetricsOnlyOnAdmin(t *testing.T) {
 	ts := newTestServer(t, nil)
-	resp, _ := ts.do(t, "GET", "/metrics", "")
-	if resp.StatusCode != 404 {
-		t.Fatalf("public /metrics answered %d, want 404", resp.StatusCode)
+	for _, p := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/cmdline"} {
+		if resp, _ := ts.do(t, "GET", p, ""); resp.StatusCode != 404 {
+			t.Fatalf("public %s answered %d, want 404 (admin listener only)", p, resp.StatusCode)
+		}
 	}
 	r, err := http.Get(ts.admin.URL + "/metrics")
 	if err != nil {
