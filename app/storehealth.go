@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -35,9 +36,9 @@ type StoreHealthOptions struct {
 	Timeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// OnWriteProbe, if set, hears the outcome of every write probe (the
-	// shortener_store_writable gauge).
-	OnWriteProbe func(writable bool)
+	// OnWriteStatus, if set, hears every write status recorded, by a probe
+	// or a watched write (the shortener_store_writable gauge).
+	OnWriteStatus func(writable bool)
 }
 
 // StoreHealth answers "can this process serve?" and "can the store take
@@ -47,8 +48,10 @@ type StoreHealthOptions struct {
 //     current), run at most once per ReadyTTL whoever asks; the answer in
 //     between comes from memory. A full disk or a read-only file keeps the
 //     process ready: redirects and lookups still work.
-//   - Write health comes from ProbeWrite, which Run calls in the background;
-//     Writable only reads its last outcome.
+//   - Write health comes from ProbeWrite, which Run calls in the background,
+//     and from the real writes of a store wrapped by WatchWrites (a refused
+//     create shows at once, not at the next probe); Writable only reads the
+//     last outcome.
 //
 // (Readiness used to make a real write on every call: two processes checked
 // by a load balancer every 500 ms were taken out together by one disk or
@@ -119,14 +122,64 @@ func (h *StoreHealth) ProbeWrite(ctx context.Context) WriteStatus {
 		// about the store.
 		return h.Writable()
 	}
+	return h.record(err)
+}
+
+func (h *StoreHealth) record(err error) WriteStatus {
 	st := WriteStatus{Checked: h.opt.Now(), Err: err}
 	h.writeMu.Lock()
 	h.write = st
 	h.writeMu.Unlock()
-	if h.opt.OnWriteProbe != nil {
-		h.opt.OnWriteProbe(st.Writable())
+	if h.opt.OnWriteStatus != nil {
+		h.opt.OnWriteStatus(st.Writable())
 	}
 	return st
+}
+
+// WatchWrites returns store with the outcome of its writes reported to h:
+// a write refused as unavailable (full disk, read-only file) marks the
+// store not writable at once, and a write that succeeds marks it writable.
+// Other outcomes (conflict, not found, internal errors, timeouts) say
+// nothing about write health and change nothing.
+func (h *StoreHealth) WatchWrites(store LinkStore) LinkStore {
+	return &writeWatcher{LinkStore: store, h: h}
+}
+
+// observeWrite records what a real write says about write health. The
+// common case (a write succeeding while the store is known writable) takes
+// only a read lock.
+func (h *StoreHealth) observeWrite(err error) {
+	switch {
+	case err == nil:
+		if !h.Writable().Writable() {
+			h.record(nil)
+		}
+	case ErrorCode(err) == EUNAVAILABLE:
+		h.record(fmt.Errorf("a write was refused: %w", err))
+	}
+}
+
+type writeWatcher struct {
+	LinkStore // reads pass through
+	h         *StoreHealth
+}
+
+func (w *writeWatcher) CreateLink(ctx context.Context, l *Link) error {
+	err := w.LinkStore.CreateLink(ctx, l)
+	w.h.observeWrite(err)
+	return err
+}
+
+func (w *writeWatcher) DeleteLink(ctx context.Context, code string, at time.Time) error {
+	err := w.LinkStore.DeleteLink(ctx, code, at)
+	w.h.observeWrite(err)
+	return err
+}
+
+func (w *writeWatcher) AddVisits(ctx context.Context, counts map[string]int64) error {
+	err := w.LinkStore.AddVisits(ctx, counts)
+	w.h.observeWrite(err)
+	return err
 }
 
 // Run probes write health at once and then every interval until ctx ends.

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,7 +61,7 @@ func TestStoreHealthReadyIsCached(t *testing.T) {
 }
 
 // TestStoreHealthWriteProbe: before any probe the store is not known to be
-// writable; each probe records its outcome and tells OnWriteProbe; Ready
+// writable; each probe records its outcome and tells OnWriteStatus; Ready
 // never probes writes, and a probe cut short by shutdown records nothing.
 func TestStoreHealthWriteProbe(t *testing.T) {
 	clock := mock.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
@@ -76,7 +77,7 @@ func TestStoreHealthWriteProbe(t *testing.T) {
 	})
 	var heard []bool
 	store := &mock.LinkStore{ReadyFn: func(context.Context) error { return nil }}
-	h := app.NewStoreHealth(store, prober, app.StoreHealthOptions{Now: clock.Now, OnWriteProbe: func(ok bool) { heard = append(heard, ok) }})
+	h := app.NewStoreHealth(store, prober, app.StoreHealthOptions{Now: clock.Now, OnWriteStatus: func(ok bool) { heard = append(heard, ok) }})
 
 	if st := h.Writable(); st.Writable() || st.Err == nil || !st.Checked.IsZero() {
 		t.Fatalf("before any probe: %+v, want not writable, not checked", st)
@@ -100,7 +101,7 @@ func TestStoreHealthWriteProbe(t *testing.T) {
 		t.Fatalf("a store that refuses writes is not ready: %v", err)
 	}
 	if len(heard) != 2 || !heard[0] || heard[1] {
-		t.Fatalf("OnWriteProbe heard %v, want [true false]", heard)
+		t.Fatalf("OnWriteStatus heard %v, want [true false]", heard)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -130,5 +131,76 @@ func TestStoreHealthRunProbesAtOnce(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+// TestStoreHealthWatchWrites: real writes refused as unavailable mark the
+// store not writable at once; a write that succeeds marks it writable again;
+// answers such as a taken code or an unknown link change nothing. Reads
+// pass through.
+func TestStoreHealthWatchWrites(t *testing.T) {
+	ctx := context.Background()
+	clock := mock.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	var heard []bool
+	inner := mock.NewMemStore()
+	h := app.NewStoreHealth(inner, proberFunc(func(context.Context) error { return nil }),
+		app.StoreHealthOptions{Now: clock.Now, OnWriteStatus: func(ok bool) { heard = append(heard, ok) }})
+	h.ProbeWrite(ctx)
+	var refuse error
+	failing := &mock.LinkStore{
+		CreateLinkFn: func(ctx context.Context, l *app.Link) error {
+			if refuse != nil {
+				return refuse
+			}
+			return inner.CreateLink(ctx, l)
+		},
+		FindLinkFn:   inner.FindLink,
+		DeleteLinkFn: inner.DeleteLink,
+		AddVisitsFn: func(ctx context.Context, c map[string]int64) error {
+			if refuse != nil {
+				return refuse
+			}
+			return inner.AddVisits(ctx, c)
+		},
+	}
+	s := h.WatchWrites(failing)
+
+	if err := s.CreateLink(ctx, &app.Link{Code: "abc", URL: "https://example.com/"}); err != nil {
+		t.Fatal(err)
+	}
+	answers := []error{
+		s.CreateLink(ctx, &app.Link{Code: "abc", URL: "https://example.com/"}), // conflict
+		s.DeleteLink(ctx, "nothere", clock.Now()),                              // not found
+	}
+	for _, err := range answers {
+		if err == nil {
+			t.Fatal("expected a domain answer")
+		}
+	}
+	if st := h.Writable(); !st.Writable() || len(heard) != 1 {
+		t.Fatalf("answers changed write health: %+v, heard %v", st, heard)
+	}
+
+	clock.Advance(time.Second)
+	refuse = fmt.Errorf("insert link: %w", app.Errorf(app.EUNAVAILABLE, "the disk is full"))
+	if err := s.AddVisits(ctx, map[string]int64{"abc": 1}); !errors.Is(err, refuse) {
+		t.Fatalf("AddVisits returned %v, want the store's error unchanged", err)
+	}
+	st := h.Writable()
+	if st.Writable() || !errors.Is(st.Err, refuse) || !st.Checked.Equal(clock.Now()) {
+		t.Fatalf("after a refused write: %+v, want not writable with the reason, now", st)
+	}
+	if l, err := s.FindLink(ctx, "abc"); err != nil || l.Code != "abc" {
+		t.Fatalf("reads through the watcher: %v %v", l, err)
+	}
+	refuse = nil
+	if err := s.CreateLink(ctx, &app.Link{Code: "def", URL: "https://example.com/"}); err != nil {
+		t.Fatal(err)
+	}
+	if !h.Writable().Writable() {
+		t.Fatalf("a successful write did not mark the store writable: %+v", h.Writable())
+	}
+	if len(heard) != 3 || heard[1] || !heard[2] {
+		t.Fatalf("OnWriteStatus heard %v, want [true false true]", heard)
 	}
 }

@@ -170,7 +170,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		writable: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: MetricStoreWritable,
-			Help: "1 when the last background write probe of the store wrote, else 0.",
+			Help: "1 when the store took the last write probe or write, else 0.",
 		}),
 		linkCounters:     map[string]prometheus.Counter{},
 		redirectCounters: map[string]prometheus.Counter{},
@@ -372,8 +372,8 @@ func (m *Metrics) VisitFlush(visits int, err error) {
 	}
 }
 
-// SetStoreWritable sets shortener_store_writable to 1 or 0 (the outcome of
-// a write probe, app.StoreHealthOptions.OnWriteProbe).
+// SetStoreWritable sets shortener_store_writable to 1 or 0 (the store's
+// write health, app.StoreHealthOptions.OnWriteStatus).
 func (m *Metrics) SetStoreWritable(ok bool) {
 	if m == nil {
 		return

@@ -30,8 +30,8 @@ const (
 	MetricBuildInfo = "shortener_build_info"
 	// Gauge: 1 when fault injection is on.
 	MetricFaultInjectionEnabled = "shortener_fault_injection_enabled"
-	// Gauge: 1 when the last background write probe of the store wrote, 0
-	// when it failed or none has finished yet. Readiness does not depend on it.
+	// Gauge: 1 when the store took the last write probe or write, 0 when it
+	// refused it or no probe has finished yet. Readiness does not depend on it.
 	MetricStoreWritable = "shortener_store_writable"
 	// Counter; label reason: queue_full, export_failed. Sampled spans that
 	// never reached the trace collector (registered by Tracing.RegisterMetrics).

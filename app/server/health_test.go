@@ -82,7 +82,7 @@ func TestReadyzStaysReadyWhenStoreRefusesWrites(t *testing.T) {
 			}
 			return nil
 		})
-		health = app.NewStoreHealth(d.Service.Store, prober, app.StoreHealthOptions{Now: d.Service.Now, OnWriteProbe: d.Metrics.SetStoreWritable})
+		health = app.NewStoreHealth(d.Service.Store, prober, app.StoreHealthOptions{Now: d.Service.Now, OnWriteStatus: d.Metrics.SetStoreWritable})
 		d.Health = &server.Health{Store: health}
 	})
 	code := ts.create(t, `{"url":"https://example.com/still-works"}`)["code"].(string)

@@ -63,7 +63,7 @@ func newTestServer(t *testing.T, mod func(*server.Deps)) *testServer {
 		Observer: metrics,
 		Now:      clock.Now,
 	}
-	storeHealth := app.NewStoreHealth(db, db, app.StoreHealthOptions{Now: clock.Now, OnWriteProbe: metrics.SetStoreWritable})
+	storeHealth := app.NewStoreHealth(db, db, app.StoreHealthOptions{Now: clock.Now, OnWriteStatus: metrics.SetStoreWritable})
 	storeHealth.ProbeWrite(ctx)
 	ts := &testServer{clock: clock, db: db}
 	ts.Server = httptest.NewUnstartedServer(nil)

@@ -137,6 +137,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Telemetry {
 		store = &instrumented.Store{Next: db, Metrics: metrics, Tracing: tracing}
 	}
+	// Readiness reads (through the measured store, at most once a second);
+	// write health comes from a background probe and from the real writes,
+	// and never decides readiness.
+	storeHealth := app.NewStoreHealth(store, db, app.StoreHealthOptions{OnWriteStatus: metrics.SetStoreWritable})
+	store = storeHealth.WatchWrites(store)
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFlush()
 	visits := app.NewVisitCounter(store, logger, metrics.VisitFlush)
@@ -181,9 +186,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.RateLimit > 0 {
 		limiter = server.NewRateLimiter(cfg.RateLimit, cfg.RateBurst, trusted)
 	}
-	// Readiness reads (through the measured store, at most once a second);
-	// write health is probed in the background and never decides readiness.
-	storeHealth := app.NewStoreHealth(store, db, app.StoreHealthOptions{OnWriteProbe: metrics.SetStoreWritable})
 	flushDone.Go(func() { storeHealth.Run(flushCtx, writeProbeInterval) })
 	health := &server.Health{Store: storeHealth}
 	deps := server.Deps{
