@@ -15,13 +15,13 @@ type WriteProber interface {
 	ProbeWrite(ctx context.Context) error
 }
 
-// WriteStatus is the outcome of the last write probe.
+// WriteStatus is what the last write probe or watched write said.
 type WriteStatus struct {
-	Checked time.Time // zero: no probe has finished yet
-	Err     error     // why the last probe failed; nil when it wrote
+	Checked time.Time // zero: nothing has been learnt yet
+	Err     error     // why the last write was refused; nil when it went through
 }
 
-// Writable reports whether the last probe wrote.
+// Writable reports whether the last write went through.
 func (w WriteStatus) Writable() bool { return !w.Checked.IsZero() && w.Err == nil }
 
 // errNotProbed is the write status before the first probe.
@@ -102,7 +102,7 @@ func (h *StoreHealth) Ready(ctx context.Context) error {
 	return h.readyErr
 }
 
-// Writable returns the outcome of the last write probe.
+// Writable returns the last write status recorded.
 func (h *StoreHealth) Writable() WriteStatus {
 	h.writeMu.RLock()
 	defer h.writeMu.RUnlock()

@@ -63,7 +63,7 @@ type Health struct {
 type StoreStatus interface {
 	// Ready reports whether the store serves reads.
 	Ready(ctx context.Context) error
-	// Writable returns the outcome of the last background write probe.
+	// Writable returns the store's last known write health.
 	Writable() app.WriteStatus
 }
 
