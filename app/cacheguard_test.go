@@ -63,8 +63,9 @@ func TestGuardedCachePurgesOnChangeAndOnError(t *testing.T) {
 	c := app.NewGuardedCache(&purgeableMap{m: map[string]*app.Link{}})
 	var seq atomic.Int64
 	var fail atomic.Bool
-	var errs atomic.Int64
+	var errs, polls atomic.Int64
 	src := changeFunc(func(context.Context) (int64, error) {
+		polls.Add(1)
 		if fail.Load() {
 			return 0, errors.New("database gone")
 		}
@@ -75,9 +76,15 @@ func TestGuardedCachePurgesOnChangeAndOnError(t *testing.T) {
 	go c.Watch(ctx, src, 5*time.Millisecond, func(error) { errs.Add(1) })
 
 	c.Add("abc", &app.Link{Code: "abc"})
-	time.Sleep(30 * time.Millisecond) // several polls without a change
+	// Several polls must have run, and seen no change, before the entry is
+	// checked; otherwise the check proves nothing.
+	after := polls.Load()
+	waitFor(t, "three polls without a change", func() bool { return polls.Load() >= after+3 })
 	if _, ok := c.Get("abc"); !ok {
 		t.Fatal("entry purged although nothing changed")
+	}
+	if v := c.Version(); v != 0 {
+		t.Fatalf("%d purges although nothing changed", v)
 	}
 	seq.Add(1)
 	waitFor(t, "purge after a change", func() bool { _, ok := c.Get("abc"); return !ok })

@@ -4,62 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/obsshort/shortener/app"
 	"github.com/obsshort/shortener/app/mock"
+	"github.com/obsshort/shortener/app/sqlite"
 )
 
-// memStore is a map-backed store built on the mock, for service tests.
-func memStore() (*mock.LinkStore, map[string]*app.Link) {
-	links := map[string]*app.Link{}
-	var mu sync.Mutex
-	s := &mock.LinkStore{
-		CreateLinkFn: func(_ context.Context, l *app.Link) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if _, ok := links[l.Code]; ok {
-				return app.Errorf(app.ECONFLICT, "taken")
-			}
-			cp := *l
-			links[l.Code] = &cp
-			return nil
-		},
-		FindLinkFn: func(_ context.Context, code string) (*app.Link, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			l, ok := links[code]
-			if !ok {
-				return nil, app.Errorf(app.ENOTFOUND, "no")
-			}
-			cp := *l
-			return &cp, nil
-		},
-		DeleteLinkFn: func(_ context.Context, code string, at time.Time) error {
-			mu.Lock()
-			defer mu.Unlock()
-			l, ok := links[code]
-			if !ok {
-				return app.Errorf(app.ENOTFOUND, "no")
-			}
-			l.DeletedAt = &at
-			return nil
-		},
-		AddVisitsFn: func(_ context.Context, counts map[string]int64) error {
-			mu.Lock()
-			defer mu.Unlock()
-			for c, n := range counts {
-				if l, ok := links[c]; ok {
-					l.Visits += n
-				}
-			}
-			return nil
-		},
-		ReadyFn: func(context.Context) error { return nil },
-	}
-	return s, links
+// storeKinds are the stores the service tests run against: the in-memory
+// fake and SQLite on a temporary file, which pass the same contract
+// (app/storetest).
+var storeKinds = []struct {
+	name string
+	open func(t *testing.T) app.LinkStore
+}{
+	{"fake", func(*testing.T) app.LinkStore { return mock.NewMemStore() }},
+	{"sqlite", func(t *testing.T) app.LinkStore {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "links.db"), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}},
 }
 
 type recordingObserver struct {
@@ -115,30 +85,38 @@ func TestServiceCreate(t *testing.T) {
 		{"expiry in past", app.CreateRequest{URL: "https://example.com", ExpiresAt: &past}, app.EINVALID, app.CreateResultInvalid},
 		{"expiry in future", app.CreateRequest{URL: "https://example.com", ExpiresAt: &future}, "", app.CreateResultCreated},
 	}
-	store, _ := memStore()
-	obs := newObserver()
-	svc := &app.Service{Store: store, Observer: obs, Now: func() time.Time { return now }}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := obs.created[tt.wantResult]
-			l, err := svc.Create(ctx, tt.req)
-			if got := app.ErrorCode(err); got != tt.wantCode {
-				t.Fatalf("error code %q (%v), want %q", got, err, tt.wantCode)
-			}
-			if obs.created[tt.wantResult] != before+1 {
-				t.Errorf("result %q not observed", tt.wantResult)
-			}
-			if err != nil {
-				return
-			}
-			if tt.req.Alias != "" && l.Code != tt.req.Alias {
-				t.Errorf("code %q, want alias %q", l.Code, tt.req.Alias)
-			}
-			if tt.req.Alias == "" && len(l.Code) != app.CodeLength {
-				t.Errorf("generated code %q has wrong length", l.Code)
-			}
-			if !l.CreatedAt.Equal(now) {
-				t.Errorf("created_at %v, want %v", l.CreatedAt, now)
+	for _, kind := range storeKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			store := kind.open(t)
+			obs := newObserver()
+			svc := &app.Service{Store: store, Observer: obs, Now: func() time.Time { return now }}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					before := obs.created[tt.wantResult]
+					l, err := svc.Create(ctx, tt.req)
+					if got := app.ErrorCode(err); got != tt.wantCode {
+						t.Fatalf("error code %q (%v), want %q", got, err, tt.wantCode)
+					}
+					if obs.created[tt.wantResult] != before+1 {
+						t.Errorf("result %q not observed", tt.wantResult)
+					}
+					if err != nil {
+						return
+					}
+					if tt.req.Alias != "" && l.Code != tt.req.Alias {
+						t.Errorf("code %q, want alias %q", l.Code, tt.req.Alias)
+					}
+					if tt.req.Alias == "" && len(l.Code) != app.CodeLength {
+						t.Errorf("generated code %q has wrong length", l.Code)
+					}
+					if !l.CreatedAt.Equal(now) {
+						t.Errorf("created_at %v, want %v", l.CreatedAt, now)
+					}
+					stored, err := store.FindLink(ctx, l.Code)
+					if err != nil || stored.URL != l.URL || !stored.CreatedAt.Equal(now) {
+						t.Errorf("stored link %+v (%v), want %+v", stored, err, l)
+					}
+				})
 			}
 		})
 	}
@@ -198,14 +176,36 @@ func containsAny(s string, subs ...string) bool {
 }
 
 func TestServiceResolve(t *testing.T) {
+	for _, kind := range storeKinds {
+		t.Run(kind.name, func(t *testing.T) { testServiceResolve(t, kind.open(t)) })
+	}
+}
+
+func testServiceResolve(t *testing.T, store app.LinkStore) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	store, links := memStore()
 	exp := now.Add(-time.Minute)
-	del := now.Add(-time.Hour)
-	links["live123"] = &app.Link{Code: "live123", URL: "https://a.example/"}
-	links["expired"] = &app.Link{Code: "expired", URL: "https://b.example/", ExpiresAt: &exp}
-	links["deleted"] = &app.Link{Code: "deleted", URL: "https://c.example/", DeletedAt: &del}
+	urls := map[string]string{"live123": "https://a.example/", "expired": "https://b.example/", "deleted": "https://c.example/"}
+	for _, l := range []*app.Link{
+		{Code: "live123", URL: urls["live123"], CreatedAt: now.Add(-time.Hour)},
+		{Code: "expired", URL: urls["expired"], CreatedAt: now.Add(-time.Hour), ExpiresAt: &exp},
+		{Code: "deleted", URL: urls["deleted"], CreatedAt: now.Add(-time.Hour)},
+	} {
+		if err := store.CreateLink(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.DeleteLink(ctx, "deleted", now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	stored := func(code string) int64 {
+		t.Helper()
+		l, err := store.FindLink(ctx, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Visits
+	}
 	obs := newObserver()
 	cache := &mapCache{m: map[string]*app.Link{}}
 	visits := app.NewVisitCounter(store, nil, nil)
@@ -226,7 +226,7 @@ func TestServiceResolve(t *testing.T) {
 		if app.ErrorCode(err) != tt.wantErr {
 			t.Fatalf("Resolve(%q) err %v, want code %q", tt.code, err, tt.wantErr)
 		}
-		if err == nil && l.URL != links[tt.code].URL {
+		if err == nil && l.URL != urls[tt.code] {
 			t.Fatalf("Resolve(%q) url %q", tt.code, l.URL)
 		}
 	}
@@ -238,7 +238,7 @@ func TestServiceResolve(t *testing.T) {
 		t.Errorf("cache hits %d, want 1 (second lookup of live123)", obs.hits)
 	}
 	// Visits are counted in memory and reach the store only on flush.
-	if links["live123"].Visits != 0 {
+	if stored("live123") != 0 {
 		t.Fatalf("visit written on the redirect path")
 	}
 	if got, _ := svc.Get(ctx, "live123"); got.Visits != 2 {
@@ -247,8 +247,8 @@ func TestServiceResolve(t *testing.T) {
 	if err := visits.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if links["live123"].Visits != 2 || visits.Pending("live123") != 0 {
-		t.Fatalf("after flush: stored %d, pending %d", links["live123"].Visits, visits.Pending("live123"))
+	if stored("live123") != 2 || visits.Pending("live123") != 0 {
+		t.Fatalf("after flush: stored %d, pending %d", stored("live123"), visits.Pending("live123"))
 	}
 	// Delete drops the cache entry at once in this process.
 	if err := svc.Delete(ctx, "live123"); err != nil {
@@ -256,6 +256,12 @@ func TestServiceResolve(t *testing.T) {
 	}
 	if _, err := svc.Resolve(ctx, "live123"); app.ErrorCode(err) != app.EGONE {
 		t.Fatalf("after delete: %v, want gone", err)
+	}
+	// A deleted link cannot be deleted again, an unknown one not at all.
+	for _, code := range []string{"live123", "deleted", "missing"} {
+		if err := svc.Delete(ctx, code); app.ErrorCode(err) != app.ENOTFOUND {
+			t.Fatalf("Delete(%q): %v, want not found", code, err)
+		}
 	}
 }
 
@@ -328,5 +334,34 @@ func TestVisitFlushInChunks(t *testing.T) {
 		if n != 2 {
 			t.Fatalf("%s stored %d visits, want 2", k, n)
 		}
+	}
+}
+
+// TestVisitFlushChunkSize: one flush writes its links in store calls (one
+// transaction each in SQLite) of 64 links, as the README says; only the last
+// call holds the rest.
+func TestVisitFlushChunkSize(t *testing.T) {
+	var sizes []int
+	store := &mock.LinkStore{AddVisitsFn: func(_ context.Context, c map[string]int64) error {
+		sizes = append(sizes, len(c))
+		return nil
+	}}
+	v := app.NewVisitCounter(store, nil, nil)
+	for i := range 1000 {
+		v.Add(fmt.Sprintf("c%04d", i))
+	}
+	if err := v.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(sizes) != 16 {
+		t.Fatalf("1000 links flushed in %d store calls, want 16 (15 of 64 and one of 40): %v", len(sizes), sizes)
+	}
+	for i, n := range sizes[:15] {
+		if n != 64 {
+			t.Fatalf("call %d wrote %d links, want 64: %v", i, n, sizes)
+		}
+	}
+	if sizes[15] != 1000-15*64 {
+		t.Fatalf("last call wrote %d links, want %d", sizes[15], 1000-15*64)
 	}
 }

@@ -33,6 +33,7 @@ type Metrics struct {
 	flushBatches *prometheus.CounterVec
 	visits       prometheus.Counter
 	fault        prometheus.Gauge
+	writable     prometheus.Gauge
 
 	// Fast paths for the known label values (no label hashing per event).
 	linkCounters     map[string]prometheus.Counter
@@ -98,6 +99,10 @@ func NewMetrics(reg prometheus.Registerer, results Results) *Metrics {
 			Name: MetricFaultInjectionEnabled,
 			Help: "1 when fault injection (game day) is enabled, else 0.",
 		}),
+		writable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: MetricStoreWritable,
+			Help: "1 when the store took the last write probe or write, else 0.",
+		}),
 		linkCounters:     map[string]prometheus.Counter{},
 		redirectCounters: map[string]prometheus.Counter{},
 	}
@@ -121,7 +126,7 @@ func NewMetrics(reg prometheus.Registerer, results Results) *Metrics {
 	m.flushErr = m.flushBatches.WithLabelValues("error")
 	if reg != nil {
 		reg.MustRegister(m.duration, m.active, m.linksCreated, m.redirects,
-			m.storeDur, m.storeErrs, m.cache, m.flushBatches, m.visits, m.fault)
+			m.storeDur, m.storeErrs, m.cache, m.flushBatches, m.visits, m.fault, m.writable)
 	}
 	return m
 }
@@ -198,6 +203,19 @@ func (m *Metrics) VisitFlush(visits int, err error) {
 	m.flushOK.Inc()
 	if visits > 0 {
 		m.visits.Add(float64(visits))
+	}
+}
+
+// SetStoreWritable sets shortener_store_writable to 1 or 0 (the store's
+// write health, app.StoreHealthOptions.OnWriteStatus).
+func (m *Metrics) SetStoreWritable(ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.writable.Set(1)
+	} else {
+		m.writable.Set(0)
 	}
 }
 

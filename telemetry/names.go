@@ -32,6 +32,9 @@ const (
 	MetricBuildInfo = "shortener_build_info"
 	// Gauge: 1 when fault injection is on.
 	MetricFaultInjectionEnabled = "shortener_fault_injection_enabled"
+	// Gauge: 1 when the store took the last write probe or write, 0 when it
+	// refused it or no probe has finished yet. Readiness does not depend on it.
+	MetricStoreWritable = "shortener_store_writable"
 	// Counter; label reason: queue_full, export_failed. Sampled spans that
 	// never reached the trace collector (registered by Tracing.RegisterMetrics).
 	MetricTraceSpansDropped = "shortener_trace_spans_dropped_total"
@@ -99,6 +102,7 @@ func ExportedMetricNames() []string {
 		MetricVisitsFlushed,
 		MetricBuildInfo,
 		MetricFaultInjectionEnabled,
+		MetricStoreWritable,
 		MetricTraceSpansDropped,
 		MetricLogWriteErrors,
 	}

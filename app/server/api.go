@@ -88,7 +88,7 @@ func handleGetLink(d Deps) http.Handler {
 		resp.DeletedAt = link.DeletedAt
 		visits := link.Visits
 		resp.Visits = &visits
-		switch link.State(time.Now()) {
+		switch link.State(d.now()) {
 		case app.LinkLive:
 			resp.State = "live"
 		case app.LinkExpired:

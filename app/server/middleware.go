@@ -9,8 +9,6 @@ import (
 	"time"
 )
 
-func timeNow() time.Time { return time.Now() }
-
 // recoverer turns a panic into a logged 500 so no panic reaches a user.
 func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {

@@ -146,14 +146,20 @@ func (l *RateLimiter) evict(now time.Time) {
 	}
 }
 
-// middleware answers 429 with Retry-After when the client is over its limit.
-// A nil limiter lets everything through.
-func (l *RateLimiter) middleware(next http.Handler) http.Handler {
-	if l == nil {
-		return next
+// middleware answers 429 with Retry-After when the client is over its limit,
+// reading time from now. A nil limiter lets everything through.
+func (l *RateLimiter) middleware(now func() time.Time) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if l == nil {
+			return next
+		}
+		return l.handler(next, now)
 	}
+}
+
+func (l *RateLimiter) handler(next http.Handler, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, wait := l.reserve(l.ClientAddr(r), time.Now())
+		ok, wait := l.reserve(l.ClientAddr(r), now())
 		if !ok {
 			secs := int(math.Ceil(wait.Seconds()))
 			if secs < 1 {

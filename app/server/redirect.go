@@ -2,11 +2,12 @@ package server
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
-	qrcode "github.com/skip2/go-qrcode"
+	goqr "github.com/piglig/go-qr"
 
 	"github.com/obsshort/shortener/app"
 )
@@ -36,7 +37,7 @@ func handleQR(d Deps) http.Handler {
 		code := chi.URLParam(r, "code")
 		link, err := d.Service.Get(r.Context(), code)
 		if err == nil {
-			if st := link.State(timeNow()); st != app.LinkLive {
+			if st := link.State(d.now()); st != app.LinkLive {
 				err = app.Errorf(app.EGONE, "link %s is no longer available", code)
 			}
 		}
@@ -44,7 +45,7 @@ func handleQR(d Deps) http.Handler {
 			renderProblem(w, r, d, err)
 			return
 		}
-		png, err := qrcode.Encode(d.shortURL(link.Code), qrcode.Medium, 256)
+		png, err := qrPNG(d.shortURL(link.Code))
 		if err != nil {
 			renderProblem(w, r, d, err)
 			return
@@ -53,6 +54,30 @@ func handleQR(d Deps) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		_, _ = bytes.NewReader(png).WriteTo(w)
 	})
+}
+
+// QR code images: about qrPixels wide, with the standard quiet zone of 4
+// modules around the symbol.
+const (
+	qrPixels = 256
+	qrBorder = 4
+)
+
+// qrPNG renders text as a PNG QR code with medium error correction (15% of
+// the symbol may be damaged), a whole number of pixels per module so edges
+// stay crisp for scanners.
+func qrPNG(text string) ([]byte, error) {
+	qr, err := goqr.EncodeText(text, goqr.Medium)
+	if err != nil {
+		return nil, fmt.Errorf("encode QR code: %w", err)
+	}
+	modules := qr.Size() + 2*qrBorder
+	scale := max(1, (qrPixels+modules/2)/modules)
+	png, err := qr.ToPNGBytes(goqr.NewQrCodeImgConfig(scale, qrBorder))
+	if err != nil {
+		return nil, fmt.Errorf("render QR code: %w", err)
+	}
+	return png, nil
 }
 
 // asciiLocation percent-encodes non-ASCII bytes (which a stored query or

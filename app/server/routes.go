@@ -29,8 +29,8 @@ func PublicRoutes(redirectStatus int) []telemetry.Route {
 	}
 }
 
-// NewPublic returns the public listener's handler: web page, JSON API and
-// redirects. Middleware order, outermost first: recover, tracing, metrics,
+// NewPublic returns the public listener's handler: web page, JSON API,
+// redirects, and /healthz and /readyz (without detail) for load balancers. Middleware order, outermost first: recover, tracing, metrics,
 // access log, cross-origin protection; then, per route, fault injection.
 func NewPublic(d Deps) http.Handler {
 	r := chi.NewRouter()
@@ -49,13 +49,14 @@ func NewPublic(d Deps) http.Handler {
 
 	// Fault injection runs after routing (inline middleware) so injected
 	// failures carry their real route label, like a real bug would.
+	limit := d.Limiter.middleware(d.now)
 	r.Group(func(r chi.Router) {
 		r.Use(d.Fault.middleware)
 		r.With(securityHeaders).Method(http.MethodGet, "/", handleIndex(d))
-		r.With(securityHeaders, d.Limiter.middleware).Method(http.MethodPost, "/", handleIndexPost(d))
+		r.With(securityHeaders, limit).Method(http.MethodPost, "/", handleIndexPost(d))
 		r.With(securityHeaders).Method(http.MethodGet, "/static/*", handleStatic(staticFS()))
 
-		r.With(d.Limiter.middleware).Method(http.MethodPost, "/api/v1/links", handleCreateLink(d))
+		r.With(limit).Method(http.MethodPost, "/api/v1/links", handleCreateLink(d))
 		r.Method(http.MethodGet, "/api/v1/links/{code}", handleGetLink(d))
 		r.With(requireAdmin(d.AdminKeys, d.Logger)).Method(http.MethodDelete, "/api/v1/links/{code}", handleDeleteLink(d))
 
@@ -71,7 +72,7 @@ func NewPublic(d Deps) http.Handler {
 }
 
 // NewAdmin returns the operator listener's handler: metrics, health and
-// profiling. It is never exposed on the public listener.
+// profiling. It is never exposed publicly.
 func NewAdmin(d Deps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(recoverer(d.Logger))

@@ -45,7 +45,7 @@ func secServer(t *testing.T, mod func(*server.Deps)) *httptest.Server {
 	d := server.Deps{
 		Service:        &app.Service{Store: db, SelfHosts: []string{self}},
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Health:         &server.Health{Check: func(r *http.Request) error { return db.Ready(r.Context()) }},
+		Health:         &server.Health{Store: app.NewStoreHealth(db, db, app.StoreHealthOptions{})},
 		BaseURL:        "http://" + self,
 		RedirectStatus: http.StatusFound,
 		AdminKeys:      keys,
@@ -82,7 +82,11 @@ func secDo(t *testing.T, method, target, body string, header ...string) (*http.R
 // TestRateLimitAnswers429WithRetryAfter: past the burst, creation answers 429
 // with a whole number of seconds in Retry-After, on the API and the form.
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
-	ts := secServer(t, func(d *server.Deps) { d.Limiter = server.NewRateLimiter(0.5, 2, nil) })
+	clock := mock.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	ts := secServer(t, func(d *server.Deps) {
+		d.Limiter = server.NewRateLimiter(0.5, 2, nil)
+		d.Now = clock.Now
+	})
 	for i := range 2 {
 		resp, body := secDo(t, "POST", ts.URL+"/api/v1/links", `{"url":"https://example.com/`+strconv.Itoa(i)+`"}`)
 		if resp.StatusCode != http.StatusCreated {
@@ -97,10 +101,19 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 		if resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("POST %s over the limit: %d %s, want 429", req.path, resp.StatusCode, body)
 		}
-		secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
-		if err != nil || secs < 1 || secs > 3 {
-			t.Fatalf("POST %s: Retry-After %q, want 1 to 3 seconds at 0.5/s", req.path, resp.Header.Get("Retry-After"))
+		// The clock stands still: the next token is exactly 2 s away at 0.5/s.
+		if got := resp.Header.Get("Retry-After"); got != "2" {
+			t.Fatalf("POST %s: Retry-After %q, want 2 seconds at 0.5/s", req.path, got)
 		}
+	}
+	clock.Advance(1900 * time.Millisecond)
+	resp, _ := secDo(t, "POST", ts.URL+"/api/v1/links", `{"url":"https://example.com/early"}`)
+	if got := resp.Header.Get("Retry-After"); resp.StatusCode != http.StatusTooManyRequests || got != "1" {
+		t.Fatalf("0.1 s before the next token: %d Retry-After %q, want 429 and 1 (rounded up)", resp.StatusCode, got)
+	}
+	clock.Advance(100 * time.Millisecond)
+	if resp, body := secDo(t, "POST", ts.URL+"/api/v1/links", `{"url":"https://example.com/later"}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create once the next token is due: %d %s, want 201", resp.StatusCode, body)
 	}
 	// Redirects are not limited.
 	for range 5 {
@@ -152,7 +165,8 @@ func TestForwardedForOverHTTP(t *testing.T) {
 		resp, _ := secDo(t, "POST", ts.URL+"/api/v1/links", `{"url":"https://example.com/x"}`, "X-Forwarded-For", xff)
 		return resp.StatusCode
 	}
-	untrusted := secServer(t, func(d *server.Deps) { d.Limiter = server.NewRateLimiter(0.1, 1, nil) })
+	clock := mock.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) // stands still: no token comes back
+	untrusted := secServer(t, func(d *server.Deps) { d.Limiter = server.NewRateLimiter(0.1, 1, nil); d.Now = clock.Now })
 	if got := create(untrusted, "198.51.100.1"); got != http.StatusCreated {
 		t.Fatalf("first create: %d", got)
 	}
@@ -160,7 +174,7 @@ func TestForwardedForOverHTTP(t *testing.T) {
 		t.Fatalf("spoofed X-Forwarded-For from an untrusted peer: %d, want 429", got)
 	}
 	proxies, _ := server.ParseTrustedProxies("127.0.0.1")
-	behindProxy := secServer(t, func(d *server.Deps) { d.Limiter = server.NewRateLimiter(0.1, 1, proxies) })
+	behindProxy := secServer(t, func(d *server.Deps) { d.Limiter = server.NewRateLimiter(0.1, 1, proxies); d.Now = clock.Now })
 	for _, client := range []string{"198.51.100.1", "198.51.100.2"} {
 		if got := create(behindProxy, client); got != http.StatusCreated {
 			t.Fatalf("client %s behind a trusted proxy: %d, want 201", client, got)

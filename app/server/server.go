@@ -1,13 +1,15 @@
 // Package server is the shortener's HTTP layer: the public listener (web
-// page, JSON API, redirects) and the admin listener (metrics, health,
-// profiling). It turns requests into app.Service calls and domain errors into
-// status codes.
+// page, JSON API, redirects, and /healthz and /readyz for load balancers)
+// and the admin listener (metrics, health with detail, profiling). It turns
+// requests into app.Service calls and domain errors into status codes.
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,13 +33,38 @@ type Deps struct {
 	CookieKey      []byte // signs the web page's list of links
 	Fault          Fault
 	Limiter        *RateLimiter // optional, on link creation
+	// Now is the one clock of the HTTP layer (link states, rate limits).
+	// nil: the service's clock (Service.Now), else time.Now; so a test that
+	// sets Service.Now moves the handlers' time too.
+	Now func() time.Time
+}
+
+func (d Deps) now() time.Time {
+	switch {
+	case d.Now != nil:
+		return d.Now()
+	case d.Service != nil && d.Service.Now != nil:
+		return d.Service.Now()
+	}
+	return time.Now()
 }
 
 // Health is the process's liveness and readiness.
 type Health struct {
 	draining atomic.Bool
-	// Check reports whether dependencies are usable (nil: ready).
-	Check func(r *http.Request) error
+	// Store reports the store's readiness and write health (app.StoreHealth);
+	// nil: the store is not checked.
+	Store StoreStatus
+}
+
+// StoreStatus is what /readyz asks about the store. Both answers must be
+// cheap (from memory, or one read check per interval), because anyone can
+// call the public /readyz.
+type StoreStatus interface {
+	// Ready reports whether the store serves reads.
+	Ready(ctx context.Context) error
+	// Writable returns the store's last known write health.
+	Writable() app.WriteStatus
 }
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic.

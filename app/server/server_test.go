@@ -3,7 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	goqr "github.com/piglig/go-qr"
 
 	"github.com/obsshort/shortener/app"
+	"github.com/obsshort/shortener/app/mock"
 	"github.com/obsshort/shortener/app/server"
 	"github.com/obsshort/shortener/app/sqlite"
 	"github.com/obsshort/shortener/telemetry"
@@ -29,6 +31,8 @@ type testServer struct {
 	admin  *httptest.Server
 	deps   server.Deps
 	client *http.Client
+	clock  *mock.Clock // the service's clock, which the handlers follow
+	db     *sqlite.DB
 }
 
 // newTestServer runs the public and admin handlers on a real SQLite file.
@@ -51,19 +55,23 @@ func newTestServer(t *testing.T, mod func(*server.Deps)) *testServer {
 	reg := telemetry.NewRegistry()
 	metrics := telemetry.NewMetrics(reg, telemetry.Results{LinkCreated: app.CreateResults(), Redirect: app.RedirectResults()})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	clock := mock.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 	svc := &app.Service{
 		Store:    db,
 		Cache:    expirable.NewLRU[string, *app.Link](100, nil, time.Minute),
 		Visits:   app.NewVisitCounter(db, logger, nil),
 		Observer: metrics,
+		Now:      clock.Now,
 	}
-	ts := &testServer{}
+	storeHealth := app.NewStoreHealth(db, db, app.StoreHealthOptions{Now: clock.Now, OnWriteStatus: metrics.SetStoreWritable})
+	storeHealth.ProbeWrite(ctx)
+	ts := &testServer{clock: clock, db: db}
 	ts.Server = httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
 	svc.SelfHosts = []string{ts.Listener.Addr().String()}
 	ts.deps = server.Deps{
 		Service: svc, Logger: logger, Metrics: metrics, Registry: reg,
-		Health:  &server.Health{Check: func(r *http.Request) error { return db.Ready(r.Context()) }},
+		Health:  &server.Health{Store: storeHealth},
 		BaseURL: base, RedirectStatus: http.StatusFound, AdminKeys: keys, CookieKey: key,
 	}
 	if mod != nil {
@@ -127,7 +135,7 @@ func TestCreateLinkAPI(t *testing.T) {
 		{"not an object", `["https://example.com"]`, 422, `JSON object`},
 		{"empty body", ``, 400, `body is empty`},
 		{"two objects", `{"url":"https://a.example"}{"url":"https://b.example"}`, 400, `exactly one JSON object`},
-		{"unknown field", `{"url":"https://example.com","extra":1}`, 422, `unknown field "extra"`},
+		{"unknown field", `{"url":"https://example.com","extra":1}`, 422, `allowed fields are url, alias and expires_at`},
 		{"wrong type", `{"url":42}`, 422, `field "url" must be a string`},
 		{"missing url", `{"alias":"abc"}`, 422, `"url" is required`},
 		{"bad scheme", `{"url":"javascript:alert(1)"}`, 422, `only http and https`},
@@ -207,9 +215,12 @@ func TestRedirectAndMetadata(t *testing.T) {
 
 func TestRedirectErrorsAreHTMLPages(t *testing.T) {
 	ts := newTestServer(t, nil)
-	past := time.Now().Add(300 * time.Millisecond).UTC().Format(time.RFC3339Nano)
-	code := ts.create(t, `{"url":"https://example.com/soon","expires_at":"`+past+`"}`)["code"].(string)
-	time.Sleep(400 * time.Millisecond)
+	soon := ts.clock.Now().Add(time.Hour).Format(time.RFC3339)
+	code := ts.create(t, `{"url":"https://example.com/soon","expires_at":"`+soon+`"}`)["code"].(string)
+	if resp, _ := ts.do(t, "GET", "/"+code, ""); resp.StatusCode != http.StatusFound {
+		t.Fatalf("link before its expiry: %d, want 302", resp.StatusCode)
+	}
+	ts.clock.Advance(time.Hour)
 	tests := []struct {
 		path   string
 		status int
@@ -227,6 +238,15 @@ func TestRedirectErrorsAreHTMLPages(t *testing.T) {
 		if resp.Header.Get("Content-Security-Policy") == "" {
 			t.Errorf("GET %s: no CSP on an HTML answer", tt.path)
 		}
+	}
+	// The metadata and the QR code read the same clock as the redirect.
+	resp, body := ts.do(t, "GET", "/api/v1/links/"+code, "")
+	var m struct{ State string }
+	if err := json.Unmarshal([]byte(body), &m); err != nil || resp.StatusCode != 200 || m.State != "expired" {
+		t.Fatalf("metadata after expiry: %d %s, want state expired", resp.StatusCode, body)
+	}
+	if resp, _ := ts.do(t, "GET", "/"+code+"/qr", ""); resp.StatusCode != http.StatusGone {
+		t.Fatalf("QR code after expiry: %d, want 410", resp.StatusCode)
 	}
 }
 
@@ -283,9 +303,10 @@ func TestHealthAndDrain(t *testing.T) {
 
 func TestMetricsOnlyOnAdmin(t *testing.T) {
 	ts := newTestServer(t, nil)
-	resp, _ := ts.do(t, "GET", "/metrics", "")
-	if resp.StatusCode != 404 {
-		t.Fatalf("public /metrics answered %d, want 404", resp.StatusCode)
+	for _, p := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/cmdline"} {
+		if resp, _ := ts.do(t, "GET", p, ""); resp.StatusCode != 404 {
+			t.Fatalf("public %s answered %d, want 404 (admin listener only)", p, resp.StatusCode)
+		}
 	}
 	r, err := http.Get(ts.admin.URL + "/metrics")
 	if err != nil {
@@ -307,8 +328,22 @@ func TestQRCode(t *testing.T) {
 	ts := newTestServer(t, nil)
 	code := ts.create(t, `{"url":"https://example.com/qr"}`)["code"].(string)
 	resp, body := ts.do(t, "GET", "/"+code+"/qr", "")
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !strings.HasPrefix(body, "\x89PNG") {
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
 		t.Fatalf("qr: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	img, err := png.Decode(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("qr answer is not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != b.Dy() || b.Dx() < 200 || b.Dx() > 320 {
+		t.Fatalf("qr image is %dx%d, want a square of about 256 pixels", b.Dx(), b.Dy())
+	}
+	text, err := goqr.Decode(img)
+	if err != nil {
+		t.Fatalf("qr image does not decode: %v", err)
+	}
+	if want := ts.URL + "/" + code; text != want {
+		t.Fatalf("qr code reads %q, want the short URL %q", text, want)
 	}
 	resp, _ = ts.do(t, "GET", "/nothere/qr", "")
 	if resp.StatusCode != 404 {
@@ -393,31 +428,6 @@ func TestFaultInjection(t *testing.T) {
 	want := `http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="500",http_route="/{code}"} 1`
 	if !strings.Contains(string(b), want) {
 		t.Fatalf("injected 500 not counted in request metrics; want line %s", want)
-	}
-}
-
-func TestReadyzReasonOnlyOnAdmin(t *testing.T) {
-	ts := newTestServer(t, func(d *server.Deps) {
-		d.Health = &server.Health{Check: func(*http.Request) error {
-			return errors.New("database not readable: SQL logic error: no such table: schema_migrations")
-		}}
-	})
-	get := func(base string) (int, string) {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	code, body := get(ts.admin.URL)
-	if code != 503 || !strings.Contains(body, "no such table") {
-		t.Fatalf("admin readyz: %d %s, want 503 with the reason", code, body)
-	}
-	code, body = get(ts.URL)
-	if code != 503 || strings.Contains(body, "SQL") || !strings.Contains(body, "admin listener") {
-		t.Fatalf("public readyz: %d %s, want 503 without driver text", code, body)
 	}
 }
 

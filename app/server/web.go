@@ -55,11 +55,24 @@ type pageData struct {
 	Links   []pageLink
 }
 
-func render(w http.ResponseWriter, status int, name string, data any) {
+const (
+	problemTemplate = "problem.html"
+	internalMessage = "internal error; the request was not completed, try again later"
+)
+
+// render executes the template into a buffer before anything is sent, so a
+// template error never leaves half a page: it is logged and answered 500
+// with the problem page (plain text if that page fails too).
+func (d Deps) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	var buf bytes.Buffer
 	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		d.Logger.ErrorContext(r.Context(), "render page failed", "template", name, "route", routePattern(r), "err", err)
+		buf.Reset()
+		status = http.StatusInternalServerError
+		if name == problemTemplate || templates.ExecuteTemplate(&buf, problemTemplate, problemData{Title: http.StatusText(status), Message: internalMessage}) != nil {
+			http.Error(w, internalMessage, status)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -77,7 +90,7 @@ func handleIndex(d Deps) http.Handler {
 		}
 		data.Links = d.historyLinks(r, codes)
 		w.Header().Set("Cache-Control", "no-store")
-		render(w, http.StatusOK, "index.html", data)
+		d.render(w, r, http.StatusOK, "index.html", data)
 	})
 }
 
@@ -94,7 +107,7 @@ func handleIndexPost(d Deps) http.Handler {
 				status = http.StatusRequestEntityTooLarge
 			}
 			data.Errors["form"] = "the form could not be read; reload the page and try again"
-			render(w, status, "index.html", data)
+			d.render(w, r, status, "index.html", data)
 			return
 		}
 		data.Form = pageForm{URL: strings.TrimSpace(r.PostForm.Get("url")), Alias: strings.TrimSpace(r.PostForm.Get("alias"))}
@@ -114,7 +127,7 @@ func handleIndexPost(d Deps) http.Handler {
 				data.Errors["form"] = msg
 			}
 			data.Links = d.historyLinks(r, d.readHistory(r))
-			render(w, status, "index.html", data)
+			d.render(w, r, status, "index.html", data)
 			return
 		}
 		codes := append([]string{link.Code}, d.readHistory(r)...)
@@ -135,7 +148,7 @@ func (d Deps) historyLinks(r *http.Request, codes []string) []pageLink {
 			continue
 		}
 		pl := pageLink{Code: l.Code, ShortURL: d.shortURL(l.Code), URL: l.URL}
-		switch l.State(timeNow()) {
+		switch l.State(d.now()) {
 		case app.LinkExpired:
 			pl.State = "expired"
 		case app.LinkDeleted:
@@ -225,7 +238,7 @@ func renderProblem(w http.ResponseWriter, r *http.Request, d Deps, err error) {
 	}
 	setSecurityHeaders(w.Header())
 	w.Header().Set("Cache-Control", "no-store")
-	render(w, status, "problem.html", problemData{Title: title, Message: messageOf(err)})
+	d.render(w, r, status, problemTemplate, problemData{Title: title, Message: messageOf(err)})
 }
 
 func handleNotFound(d Deps) http.Handler {

@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -42,6 +43,10 @@ type DB struct {
 	findStmt   *sql.Stmt
 	insertStmt *sql.Stmt
 	deleteStmt *sql.Stmt
+
+	// migrations are the versions this build knows, listed once at Open;
+	// Ready compares the applied count against them.
+	migrations []string
 }
 
 // BusyTimeout is how long a connection waits for another writer (maybe in
@@ -129,17 +134,38 @@ func (db *DB) migrate(ctx context.Context) error {
 	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	names, err := listMigrations(migrationFS)
 	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
+		return err
 	}
-	sort.Strings(names)
 	for _, name := range names {
 		if err := db.applyMigration(ctx, name); err != nil {
 			return err
 		}
 	}
+	db.migrations = names
 	return nil
+}
+
+// listMigrations returns the paths of the migration files in fsys, in the
+// order they apply. An empty list is an error: every build has migrations,
+// and Ready would otherwise call any schema current.
+func listMigrations(fsys fs.FS) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".sql") {
+			names = append(names, path.Join("migrations", e.Name()))
+		}
+	}
+	if len(names) == 0 {
+		return nil, errors.New("list migrations: no .sql file in migrations/")
+	}
+	sort.Strings(names)
+	return names, nil
 }
 
 func (db *DB) applyMigration(ctx context.Context, name string) error {
@@ -273,7 +299,18 @@ func (db *DB) DeleteLink(ctx context.Context, code string, at time.Time) error {
 	if err != nil {
 		return fmt.Errorf("delete link: %w", classify(err))
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	return deletedOne(res, code)
+}
+
+// deletedOne turns the result of the delete statement into "deleted" or
+// "no live link". When the driver cannot say how many rows changed, that is
+// an internal error, not a claim that the link does not exist.
+func deletedOne(res sql.Result, code string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("delete link %q: rows affected: %w", code, err)
+	}
+	if n == 0 {
 		return app.Errorf(app.ENOTFOUND, "no live link with code %q", code)
 	}
 	return nil
@@ -302,26 +339,31 @@ func (db *DB) AddVisits(ctx context.Context, counts map[string]int64) error {
 	return nil
 }
 
-// Ready checks that the database answers reads, that the schema is current,
-// and that the file is writable (a read-only file or full disk says why).
+// Ready checks that the database answers reads and that the schema is
+// current. It only reads: write health is ProbeWrite's job, and a database
+// that cannot take writes still serves redirects.
 func (db *DB) Ready(ctx context.Context) error {
 	var n int
 	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		return fmt.Errorf("database not readable: %w", err)
 	}
-	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
-	if n < len(names) {
-		return fmt.Errorf("database schema not current: %d of %d migrations applied", n, len(names))
+	if n < len(db.migrations) {
+		return fmt.Errorf("database schema not current: %d of %d migrations applied", n, len(db.migrations))
 	}
-	// A real write: a statement that changes nothing commits without touching
-	// the file, so it would not notice a full disk or a file that refuses
-	// writes. One small row is rewritten, which appends one page to the WAL.
+	return nil
+}
+
+// ProbeWrite implements app.WriteProber with a real write: a statement that
+// changes nothing commits without touching the file, so it would not notice
+// a full disk or a file that refuses writes. One small row is rewritten,
+// which appends one page to the WAL.
+func (db *DB) ProbeWrite(ctx context.Context) error {
 	if _, err := db.writer.ExecContext(ctx,
-		`INSERT INTO settings (name, value) VALUES ('ready_probe', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+		`INSERT INTO settings (name, value) VALUES ('write_probe', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
 		time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		err = classify(err)
 		if app.ErrorCode(err) == app.EUNAVAILABLE {
-			// Say why in words; the driver detail goes to the logs elsewhere.
+			// Say why in words; the driver detail is not for the admin page.
 			return fmt.Errorf("database not writable: %s", app.ErrorMessage(err))
 		}
 		return fmt.Errorf("database not writable: %w", err)
@@ -346,4 +388,7 @@ func (db *DB) Secret(ctx context.Context, name string, size int) ([]byte, error)
 	return v, nil
 }
 
-var _ app.LinkStore = (*DB)(nil)
+var (
+	_ app.LinkStore   = (*DB)(nil)
+	_ app.WriteProber = (*DB)(nil)
+)

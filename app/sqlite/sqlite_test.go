@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/obsshort/shortener/app"
 	"github.com/obsshort/shortener/app/sqlite"
+	"github.com/obsshort/shortener/app/storetest"
 )
 
 // MustOpen opens a store on a fresh file in a temp dir.
@@ -45,67 +47,6 @@ func TestMigrationsAppliedOnceAndRecorded(t *testing.T) {
 	}
 	if err := db2.Ready(context.Background()); err != nil {
 		t.Fatalf("ready: %v", err)
-	}
-}
-
-func TestCreateFindDelete(t *testing.T) {
-	ctx := context.Background()
-	db := MustOpen(t, "")
-	created := time.Date(2026, 5, 6, 7, 8, 9, 123e6, time.UTC)
-	exp := created.Add(48 * time.Hour)
-	tests := []*app.Link{
-		{Code: "plain", URL: "https://example.com/", CreatedAt: created},
-		{Code: "expiring", URL: "https://example.com/e", CreatedAt: created, ExpiresAt: &exp},
-	}
-	for _, l := range tests {
-		if err := db.CreateLink(ctx, l); err != nil {
-			t.Fatalf("create %s: %v", l.Code, err)
-		}
-		got, err := db.FindLink(ctx, l.Code)
-		if err != nil {
-			t.Fatalf("find %s: %v", l.Code, err)
-		}
-		if got.URL != l.URL || !got.CreatedAt.Equal(l.CreatedAt) || (l.ExpiresAt == nil) != (got.ExpiresAt == nil) ||
-			(l.ExpiresAt != nil && !got.ExpiresAt.Equal(*l.ExpiresAt)) || got.DeletedAt != nil {
-			t.Fatalf("round trip: got %+v, want %+v", got, l)
-		}
-	}
-	if err := db.CreateLink(ctx, &app.Link{Code: "plain", URL: "https://other/", CreatedAt: created}); app.ErrorCode(err) != app.ECONFLICT {
-		t.Fatalf("duplicate code: %v, want conflict", err)
-	}
-	if _, err := db.FindLink(ctx, "nope"); app.ErrorCode(err) != app.ENOTFOUND {
-		t.Fatalf("missing: %v, want not found", err)
-	}
-	if err := db.DeleteLink(ctx, "plain", created.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := db.FindLink(ctx, "plain")
-	if got.DeletedAt == nil || got.State(time.Now()) != app.LinkDeleted {
-		t.Fatalf("deleted link state: %+v", got)
-	}
-	if err := db.DeleteLink(ctx, "plain", created); app.ErrorCode(err) != app.ENOTFOUND {
-		t.Fatalf("second delete: %v, want not found", err)
-	}
-}
-
-func TestAddVisits(t *testing.T) {
-	ctx := context.Background()
-	db := MustOpen(t, "")
-	for _, c := range []string{"aaa", "bbb"} {
-		if err := db.CreateLink(ctx, &app.Link{Code: c, URL: "https://x.example/", CreatedAt: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.AddVisits(ctx, map[string]int64{"aaa": 3, "bbb": 1, "gone": 5}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.AddVisits(ctx, map[string]int64{"aaa": 2}); err != nil {
-		t.Fatal(err)
-	}
-	a, _ := db.FindLink(ctx, "aaa")
-	b, _ := db.FindLink(ctx, "bbb")
-	if a.Visits != 5 || b.Visits != 1 {
-		t.Fatalf("visits a=%d b=%d, want 5 and 1", a.Visits, b.Visits)
 	}
 }
 
@@ -206,4 +147,93 @@ func TestChangeSeqCountsDeletesFromAnyProcess(t *testing.T) {
 	if got := seq(); got != start+1 {
 		t.Fatalf("delete by another handle: counter %d, want %d", got, start+1)
 	}
+}
+
+// dataVersion reads PRAGMA data_version on its own connection to path: the
+// number changes whenever another connection commits a write to the file.
+func dataVersion(t *testing.T, conn *sql.Conn) int64 {
+	t.Helper()
+	var v int64
+	if err := conn.QueryRowContext(context.Background(), `PRAGMA data_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestReadyDoesNotWrite: readiness is a read. Many Ready calls commit
+// nothing to the file, while one write probe does (which shows the counter
+// sees this store's writes at all).
+func TestReadyDoesNotWrite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "r.db")
+	db := MustOpen(t, path)
+	watcher, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close()
+	conn, err := watcher.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	before := dataVersion(t, conn)
+	for range 20 {
+		if err := db.Ready(ctx); err != nil {
+			t.Fatalf("ready: %v", err)
+		}
+	}
+	if after := dataVersion(t, conn); after != before {
+		t.Fatalf("20 readiness checks wrote to the database (data_version %d -> %d)", before, after)
+	}
+	if err := db.ProbeWrite(ctx); err != nil {
+		t.Fatalf("write probe: %v", err)
+	}
+	if after := dataVersion(t, conn); after == before {
+		t.Fatal("a write probe did not change data_version: this test cannot see writes")
+	}
+}
+
+// TestProbeWriteFailsWhileReadsWork: when the file refuses writes, the
+// write probe says so while readiness and lookups keep working. (A trigger
+// refuses the probe's write here; the real full disk and read-only file are
+// exercised in app/faulttest.)
+func TestProbeWriteFailsWhileReadsWork(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.db")
+	db := MustOpen(t, path)
+	created := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := db.CreateLink(ctx, &app.Link{Code: "kept", URL: "https://example.com/", CreatedAt: created}); err != nil {
+		t.Fatal(err)
+	}
+	other := MustOpen(t, path)
+	if err := other.ProbeWrite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, op := range []string{"INSERT", "UPDATE"} {
+		if _, err := admin.ExecContext(ctx, `CREATE TRIGGER refuse_`+op+` BEFORE `+op+` ON settings BEGIN SELECT RAISE(ABORT, 'writes refused'); END`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.ProbeWrite(ctx); err == nil || !strings.Contains(err.Error(), "not writable") {
+		t.Fatalf("write probe on a store that refuses writes: %v, want a 'not writable' error", err)
+	}
+	if err := db.Ready(ctx); err != nil {
+		t.Fatalf("ready while writes are refused: %v, want ready", err)
+	}
+	if l, err := db.FindLink(ctx, "kept"); err != nil || l.URL != "https://example.com/" {
+		t.Fatalf("lookup while writes are refused: %v %v", l, err)
+	}
+}
+
+// TestStoreContract: the SQLite store passes the LinkStore contract that
+// the in-memory fake passes too.
+func TestStoreContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) app.LinkStore { return MustOpen(t, "") })
 }

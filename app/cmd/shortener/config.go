@@ -63,8 +63,8 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	c := &config{}
 	fs := flag.NewFlagSet("shortener", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "public listener (web page, API, redirects)")
-	fs.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:8081", "operator listener (/metrics, /healthz, /readyz, /debug/pprof/)")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "public listener (web page, API, redirects, /healthz, /readyz)")
+	fs.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:8081", "operator listener (/metrics, /healthz, /readyz with write health, /debug/pprof/)")
 	fs.StringVar(&c.DB, "db", "./data/shortener.db", "SQLite database file (created with its schema on first start)")
 	fs.StringVar(&c.BaseURL, "base-url", "", "base of the short URLs shown to users (default http://<addr>)")
 	fs.IntVar(&c.RedirectStatus, "redirect-status", 302, "redirect status code: 301, 302, 307 or 308")

@@ -24,7 +24,7 @@ import (
 
 	"github.com/obsshort/shortener/app"
 	"github.com/obsshort/shortener/app/blocklist"
-	"github.com/obsshort/shortener/app/observed"
+	"github.com/obsshort/shortener/app/instrumented"
 	"github.com/obsshort/shortener/app/server"
 	"github.com/obsshort/shortener/app/sqlite"
 	"github.com/obsshort/shortener/telemetry"
@@ -33,7 +33,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	// Only the real process tunes the Go runtime: in-process tests of run
+	// must not change their test binary's GC.
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, withGCTuning()); err != nil {
 		if errors.Is(err, errHelp) {
 			os.Exit(0)
 		}
@@ -42,13 +44,37 @@ func main() {
 	}
 }
 
-// blocklistPollInterval is how often the blocklist file is checked for changes.
-const blocklistPollInterval = 2 * time.Second
+const (
+	// blocklistPollInterval is how often the blocklist file is checked for changes.
+	blocklistPollInterval = 2 * time.Second
+	// writeProbeInterval is how often the store's write health is probed
+	// (one small row rewritten): the shortener_store_writable gauge and the
+	// admin /readyz detail are at most this old.
+	writeProbeInterval = 5 * time.Second
+)
+
+// runOptions are decisions that belong to the process rather than to one
+// run of the service; main makes them, in-process tests leave them off.
+type runOptions struct {
+	// tuneGC applies --gc-percent and --memory-limit-mib to the Go runtime,
+	// which is process-wide.
+	tuneGC bool
+}
+
+// runOption sets one of the runOptions.
+type runOption func(*runOptions)
+
+// withGCTuning makes run tune the Go garbage collector (applyGCSettings).
+func withGCTuning() runOption { return func(o *runOptions) { o.tuneGC = true } }
 
 // run starts the service and blocks until ctx ends, then shuts down
 // gracefully: readiness turns false, in-flight requests drain, visit counts
 // are flushed. It returns nil after a clean shutdown.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...runOption) error {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
 		return err
@@ -63,7 +89,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logOut := telemetry.NewBufferedWriter(stdout, 64<<10, 100*time.Millisecond, stderr)
 	defer logOut.Close()
 	logger := telemetry.NewLogger(logOut, level).With("component", "shortener")
-	gcPercent, memLimitMiB := cfg.applyGCSettings(getenv)
+	gcPercent, memLimitMiB := -1, -1 // left as the process has them
+	if o.tuneGC {
+		gcPercent, memLimitMiB = cfg.applyGCSettings(getenv)
+	}
 
 	reg := telemetry.NewRegistry()
 	version, revision := telemetry.RegisterBuildInfo(reg)
@@ -110,8 +139,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var store app.LinkStore = db
 	if cfg.Telemetry {
-		store = &observed.Store{Next: db, Metrics: metrics, Tracing: tracing}
+		store = &instrumented.Store{Next: db, Metrics: metrics, Tracing: tracing}
 	}
+	// Readiness reads (through the measured store, at most once a second);
+	// write health comes from a background probe and from the real writes,
+	// and never decides readiness.
+	storeHealth := app.NewStoreHealth(store, db, app.StoreHealthOptions{OnWriteStatus: metrics.SetStoreWritable})
+	store = storeHealth.WatchWrites(store)
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFlush()
 	visits := app.NewVisitCounter(store, logger, metrics.VisitFlush)
@@ -156,7 +190,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.RateLimit > 0 {
 		limiter = server.NewRateLimiter(cfg.RateLimit, cfg.RateBurst, trusted)
 	}
-	health := &server.Health{Check: func(r *http.Request) error { return store.Ready(r.Context()) }}
+	flushDone.Go(func() { storeHealth.Run(flushCtx, writeProbeInterval) })
+	health := &server.Health{Store: storeHealth}
 	deps := server.Deps{
 		Service: svc, Logger: logger, Metrics: metrics, Tracing: tracing, Registry: reg,
 		Health: health, BaseURL: cfg.BaseURL, RedirectStatus: cfg.RedirectStatus,

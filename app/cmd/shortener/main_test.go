@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,6 +131,7 @@ func TestRunServesThenDrainsOnShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logs := &testenv.SyncBuffer{}
+	gcBefore, limitBefore := runtimeGC(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", addr, "--admin-addr", admin, "--drain-delay", "600ms", "--fault-latency", "400ms"},
@@ -137,6 +140,27 @@ func TestRunServesThenDrainsOnShutdown(t *testing.T) {
 	testenv.WaitHTTP(t, "http://"+admin+"/readyz", 10*time.Second)
 	if _, err := os.Stat(filepath.Join(dir, "data", "s.db")); err != nil {
 		t.Fatalf("database file not created: %v", err)
+	}
+	// In process, run leaves the Go runtime of the test binary alone.
+	if gc, limit := runtimeGC(t); gc != gcBefore || limit != limitBefore {
+		t.Fatalf("run changed the test binary's GC: GOGC %d -> %d, memory limit %d -> %d", gcBefore, gc, limitBefore, limit)
+	}
+	// Write health is probed in the background from the start: the admin
+	// detail and the gauge say the store takes writes.
+	writable := false
+	for deadline := time.Now().Add(5 * time.Second); !writable && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var body struct{ Store struct{ Writable bool } }
+		if resp, err := http.Get("http://" + admin + "/readyz"); err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			writable = body.Store.Writable
+		}
+	}
+	if !writable {
+		t.Fatal("admin /readyz never said the store is writable")
+	}
+	if !strings.Contains(scrape(t, "http://"+admin+"/metrics"), "\nshortener_store_writable 1\n") {
+		t.Fatal("admin /metrics lacks shortener_store_writable 1")
 	}
 	status, m := postLink(t, "http://"+addr, `{"url":"https://example.com/run"}`)
 	if status != 201 {
@@ -251,5 +275,80 @@ func TestGCSettingsRespectGoEnv(t *testing.T) {
 	gc, lim = c.applyGCSettings(envFrom(map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}))
 	if gc != -1 || lim != -1 {
 		t.Fatalf("with GOGC and GOMEMLIMIT set: gc %d, limit %d; want both left alone (-1)", gc, lim)
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// runtimeGC reads the GC percent and the soft memory limit in effect,
+// without changing them.
+func runtimeGC(t *testing.T) (gcPercent, limitBytes uint64) {
+	t.Helper()
+	samples := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(samples)
+	for _, s := range samples {
+		if s.Value.Kind() != metrics.KindUint64 {
+			t.Fatalf("runtime metric %s unavailable", s.Name)
+		}
+	}
+	return samples[0].Value.Uint64(), samples[1].Value.Uint64()
+}
+
+// metricValue returns the value of the sample named name (no labels) in a
+// Prometheus text exposition.
+func metricValue(t *testing.T, exposition, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metrics lack %s", name)
+	return 0
+}
+
+// The real binary tunes its GC from the flags (main's decision), unless the
+// operator set GOGC or GOMEMLIMIT, which then win.
+func TestBinaryTunesGC(t *testing.T) {
+	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
+	tests := []struct {
+		name               string
+		env                []string
+		wantGC, wantLimMiB float64
+	}{
+		{"flags", []string{"GOGC=", "GOMEMLIMIT="}, 250, 48 + 10},
+		{"GOGC and GOMEMLIMIT win", []string{"GOGC=150", "GOMEMLIMIT=1GiB"}, 150, 1024},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			admin := testenv.FreeAddr(t)
+			testenv.Start(t, tt.env, bin, "--addr", testenv.FreeAddr(t), "--admin-addr", admin,
+				"--db", filepath.Join(t.TempDir(), "gc.db"), "--drain-delay", "0s",
+				"--gc-percent", "250", "--cache-size", "10240")
+			testenv.WaitHTTP(t, "http://"+admin+"/readyz", 15*time.Second)
+			exp := scrape(t, "http://"+admin+"/metrics")
+			if got := metricValue(t, exp, "go_gc_gogc_percent"); got != tt.wantGC {
+				t.Errorf("GOGC in effect %v, want %v", got, tt.wantGC)
+			}
+			if got := metricValue(t, exp, "go_gc_gomemlimit_bytes"); got != tt.wantLimMiB*(1<<20) {
+				t.Errorf("memory limit in effect %v MiB, want %v", got/(1<<20), tt.wantLimMiB)
+			}
+		})
 	}
 }
