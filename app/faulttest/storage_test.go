@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -32,7 +33,8 @@ type storageFault struct {
 // immutable attribute on ext4, which unlike chmod or a read-only remount also
 // refuses writes through file descriptors already open). During the fault:
 // creates answer 503 with a message that says why, stored links still
-// redirect, /readyz answers 503 with the reason, the process stays up. When
+// redirect, /readyz stays 200 while its admin detail and
+// shortener_store_writable say why writes fail, the process stays up. When
 // the fault clears the service recovers on its own.
 func TestStoreUnavailable(t *testing.T) {
 	for _, f := range []storageFault{
@@ -102,9 +104,19 @@ func TestStoreUnavailable(t *testing.T) {
 					t.Fatalf("redirect %s during the fault: %d %q %v, want 302 to %s", code, st, loc, err, url)
 				}
 			}
-			st, _, body, err := get(ctx, client, in.AdminURL()+"/readyz")
-			if err != nil || st != http.StatusServiceUnavailable || !strings.Contains(body, f.message) {
-				t.Fatalf("readyz during the fault: %d %s %v, want 503 saying %q", st, body, err, f.message)
+			// Readiness does not depend on writes: redirects still work, so
+			// both listeners stay ready; the admin detail and the gauge say
+			// the store cannot take writes, and why.
+			for _, base := range []string{in.URL(), in.AdminURL()} {
+				if st, _, body, err := get(ctx, client, base+"/readyz"); err != nil || st != http.StatusOK {
+					t.Fatalf("%s/readyz during the fault: %d %s %v, want 200 (redirects still work)", base, st, body, err)
+				}
+			}
+			if h := storeHealth(t, ctx, client, in); h.Writable || !strings.Contains(h.WriteError, f.message) {
+				t.Fatalf("admin /readyz store detail during the fault: %+v, want writable=false saying %q", h, f.message)
+			}
+			if v := metricValue(t, in, telemetry.MetricStoreWritable); v != 0 {
+				t.Fatalf("%s = %v during the fault, want 0", telemetry.MetricStoreWritable, v)
 			}
 			// The visits of those redirects are flushed every 200 ms: the
 			// flushes must fail while the fault lasts, and the process must
@@ -125,16 +137,20 @@ func TestStoreUnavailable(t *testing.T) {
 
 			f.clear(t, dir, db)
 
+			// The background write probe notices the recovery by itself.
 			deadline := time.Now().Add(15 * time.Second)
 			for {
-				st, _, body, _ := get(ctx, client, in.AdminURL()+"/readyz")
-				if st == http.StatusOK {
+				h := storeHealth(t, ctx, client, in)
+				if h.Writable {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("readyz still %d %s 15 s after the fault cleared", st, body)
+					t.Fatalf("store still not writable 15 s after the fault cleared: %+v", h)
 				}
 				time.Sleep(100 * time.Millisecond)
+			}
+			if v := metricValue(t, in, telemetry.MetricStoreWritable); v != 1 {
+				t.Fatalf("%s = %v after the fault cleared, want 1", telemetry.MetricStoreWritable, v)
 			}
 			st, body2, err := createLink(ctx, client, in.URL(), "https://example.com/after", "")
 			if err != nil || st != http.StatusCreated {
@@ -206,4 +222,25 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// storeWriteHealth is the store detail of the admin /readyz answer.
+type storeWriteHealth struct {
+	Writable   bool   `json:"writable"`
+	WriteError string `json:"write_error"`
+}
+
+func storeHealth(t *testing.T, ctx context.Context, c *http.Client, in *instance) storeWriteHealth {
+	t.Helper()
+	st, _, body, err := get(ctx, c, in.AdminURL()+"/readyz")
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("admin /readyz: %d %s %v, want 200", st, body, err)
+	}
+	var r struct {
+		Store *storeWriteHealth `json:"store"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil || r.Store == nil {
+		t.Fatalf("admin /readyz body %q: no store detail (%v)", body, err)
+	}
+	return *r.Store
 }

@@ -180,7 +180,7 @@ func storeSeries(t *testing.T, m interface {
 // needs it).
 func TestStoreWithRealMetrics(t *testing.T) {
 	reg := telemetry.NewRegistry()
-	metrics := telemetry.NewMetrics(reg)
+	metrics := telemetry.NewMetrics(reg, telemetry.Results{LinkCreated: app.CreateResults(), Redirect: app.RedirectResults()})
 	var tracing *telemetry.Tracing // off: spans cost nothing, calls still pass
 	preset, _ := storeSeries(t, reg)
 	want := slices.Clone(ops)
