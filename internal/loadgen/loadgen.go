@@ -307,10 +307,17 @@ func Verify(ctx context.Context, client *http.Client, baseURL string, links []Li
 	return broken
 }
 
+// IdleConnTimeout is how long the load's clients keep an idle connection.
+const IdleConnTimeout = time.Second
+
 // NoRedirects is a client for Follow and Verify: a redirect is the answer
 // under test, not something to follow.
 func NoRedirects(timeout time.Duration, maxConns int) *http.Client {
-	tr := &http.Transport{MaxIdleConns: maxConns, MaxIdleConnsPerHost: maxConns, IdleConnTimeout: 30 * time.Second}
+	// Idle connections are dropped well before a proxy's keep-alive timeout
+	// (HAProxy's in the local stack: 5s). Otherwise a request can be sent on
+	// a connection the proxy is closing at that instant: an EOF that no
+	// server caused, which Go does not retry for a POST.
+	tr := &http.Transport{MaxIdleConns: maxConns, MaxIdleConnsPerHost: maxConns, IdleConnTimeout: IdleConnTimeout}
 	return &http.Client{
 		Transport:     tr,
 		Timeout:       timeout,
