@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/obsshort/shortener/alerts"
 	"github.com/obsshort/shortener/dashboards/metriccheck"
+	"github.com/obsshort/shortener/telemetry"
 )
 
 // staticVars are the values the static checks substitute for Grafana's
@@ -278,5 +281,124 @@ func readYAML(t *testing.T, path string, v any) {
 	}
 	if err := yaml.Unmarshal(b, v); err != nil {
 		t.Fatalf("parse %s: %v", path, err)
+	}
+}
+
+// deliberatelyUncovered lists metric families of
+// telemetry.ExportedMetricNames that no dashboard panel and no rule shows,
+// each with the reason. It is empty: every metric the app exports is on a
+// panel or behind an alert. Add an entry only with a reason a reviewer can
+// check.
+func deliberatelyUncovered() map[string]string {
+	return map[string]string{}
+}
+
+// uncoveredMetrics returns the families of telemetry.ExportedMetricNames,
+// sorted, that none of exprs selects (a histogram counts as selected
+// through its _bucket, _sum or _count series). exprs have their Grafana
+// variables substituted.
+func uncoveredMetrics(exprs []string) ([]string, error) {
+	exported := map[string]bool{}
+	for _, n := range telemetry.ExportedMetricNames() {
+		exported[n] = true
+	}
+	seen := map[string]bool{}
+	for _, e := range exprs {
+		names, err := metriccheck.Extract(e)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			seen[n] = true
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if f, ok := strings.CutSuffix(n, suffix); ok && exported[f] {
+					seen[f] = true
+				}
+			}
+		}
+	}
+	var out []string
+	for _, n := range telemetry.ExportedMetricNames() {
+		if !seen[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// coverageExprs returns every panel query of ds (variables substituted)
+// and every rule expression.
+func coverageExprs(t *testing.T, ds []Dashboard) []string {
+	t.Helper()
+	var exprs []string
+	for _, q := range allQueries(t, ds) {
+		if q.Kind == KindPanel {
+			exprs = append(exprs, Substitute(q.Expr, staticVars()))
+		}
+	}
+	rules, err := alerts.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		exprs = append(exprs, r.Expr)
+	}
+	return exprs
+}
+
+// TestEveryExportedMetricIsShown: each metric the app exports is on at
+// least one dashboard panel or in one rule, or listed in
+// deliberatelyUncovered with a reason; a new metric nobody looks at fails
+// here. Entries of that list must still be true.
+func TestEveryExportedMetricIsShown(t *testing.T) {
+	uncovered, err := uncoveredMetrics(coverageExprs(t, mustLoad(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := deliberatelyUncovered()
+	for _, n := range uncovered {
+		if allowed[n] == "" {
+			t.Errorf("no dashboard panel or rule shows %s: add a panel (or an alert), or list it in deliberatelyUncovered with the reason", n)
+		}
+	}
+	exported := telemetry.ExportedMetricNames()
+	for n, reason := range allowed {
+		switch {
+		case !slices.Contains(exported, n):
+			t.Errorf("deliberatelyUncovered lists %s, which the app does not export", n)
+		case !slices.Contains(uncovered, n):
+			t.Errorf("deliberatelyUncovered lists %s, but a panel or rule shows it now: remove the entry", n)
+		case strings.TrimSpace(reason) == "":
+			t.Errorf("deliberatelyUncovered lists %s without a reason", n)
+		}
+	}
+}
+
+// TestRemovedPanelIsCaught shows the coverage check is not vacuous: the
+// dashboards without the overview's "Store writable" panel (the only place
+// shortener_store_writable is shown besides its alert) and without the
+// rules leave that metric uncovered.
+func TestRemovedPanelIsCaught(t *testing.T) {
+	var exprs []string
+	for _, q := range allQueries(t, mustLoad(t)) {
+		if q.Kind == KindPanel && !(q.Dashboard == "overview.json" && q.Where == "Store writable") {
+			exprs = append(exprs, Substitute(q.Expr, staticVars()))
+		}
+	}
+	uncovered, err := uncoveredMetrics(exprs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(uncovered, telemetry.MetricStoreWritable) {
+		t.Errorf("uncoveredMetrics without the Store writable panel = %v, want %s in it", uncovered, telemetry.MetricStoreWritable)
+	}
+	// A histogram is covered through its derived series alone.
+	uncovered, err = uncoveredMetrics([]string{`rate(` + telemetry.MetricHTTPRequestDuration + `_bucket[5m])`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(uncovered, telemetry.MetricHTTPRequestDuration) || !slices.Contains(uncovered, telemetry.MetricStoreWritable) {
+		t.Errorf("uncoveredMetrics(request histogram buckets only) = %v", uncovered)
 	}
 }

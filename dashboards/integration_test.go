@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,7 +51,8 @@ func integrationVars() map[string]string {
 
 // TestQueriesAgainstRealPrometheus is the proof against a real Prometheus:
 // two real shortener processes (stable; canary answering every public
-// request 500 after 150 ms), a target that is down, and a Pushgateway with
+// request 500 after 150 ms, with a store that refuses writes and a log
+// output that fails), a target that is down, and a Pushgateway with
 // pipeline metrics, scraped every second by the Debian prometheus with every
 // rule file of alerts/ loaded. After ~25 s of traffic every dashboard query
 // and every rule expression must parse and return data, and the fast-burn
@@ -66,16 +68,26 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 
 	// Stable and canary share one database, as in production.
 	db := filepath.Join(t.TempDir(), "shortener.db")
-	start := func(extra ...string) (public, admin string) {
+	// start runs the shortener through wrap (a command that execs it).
+	start := func(wrap []string, logLevel string, extra ...string) (public, admin string) {
 		public, admin = testenv.FreeAddr(t), testenv.FreeAddr(t)
 		args := append([]string{"--addr", public, "--admin-addr", admin, "--db", db,
-			"--log-level", "warn", "--rate-limit", "0"}, extra...)
-		testenv.Start(t, []string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none"}, bin, args...)
+			"--log-level", logLevel, "--rate-limit", "0"}, extra...)
+		argv := append(append(slices.Clone(wrap), bin), args...)
+		testenv.Start(t, []string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none"}, argv[0], argv[1:]...)
 		testenv.WaitHTTP(t, "http://"+admin+"/readyz", 30*time.Second)
 		return "http://" + public, admin
 	}
-	stable, stableAdmin := start() // first: it creates the schema
-	canary, canaryAdmin := start("--fault-error-rate", "1", "--fault-latency", "150ms")
+	stable, stableAdmin := start(nil, "warn") // first: it creates the schema
+	// The canary's store also refuses writes and its log output fails, as
+	// a full disk does to each (StoreNotWritable, LogLinesLost):
+	// prlimit --fsize=0 makes every write to a regular file fail (EFBIG,
+	// an I/O error to SQLite) while reads work, and stdout goes to
+	// /dev/full (ENOSPC). At log level info every request has a line to
+	// lose. sh and prlimit exec, so the process is the shortener itself.
+	canaryWrap := []string{testenv.RequireTool(t, "sh"), "-c", `exec "$@" >/dev/full`, "sh",
+		testenv.RequireTool(t, "prlimit"), "--fsize=0", "--"}
+	canary, canaryAdmin := start(canaryWrap, "info", "--fault-error-rate", "1", "--fault-latency", "150ms")
 	// Nothing listens on port 1 (and, unlike a free port picked now, no
 	// other test can grab it meanwhile): this target is down, for TargetDown.
 	deadTarget := "127.0.0.1:1"
@@ -185,7 +197,8 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 		for _, r := range rules {
 			// Every rule returns data here: the canary fails every request
 			// slowly, so each burn-rate, canary and no-redirect alert
-			// condition holds for it, and the dead target is down.
+			// condition holds for it, as do the store and log conditions,
+			// and the dead target is down.
 			n, _, err := evaluate(qctx, prom, r.Expr)
 			if err != nil {
 				t.Errorf("%s: %v", r.Name(), err)
@@ -219,11 +232,14 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 				}
 			}
 		}
-		// The canary's availability SLI is all errors, stable's has none.
+		// The canary's availability SLI is all errors, stable's has none;
+		// only the canary's store refuses writes.
 		for q, want := range map[string]float64{
 			`job:slo_availability_errors:ratio_rate5m{job="shortener", track="canary"}`: 1,
 			`job:slo_availability_errors:ratio_rate5m{job="shortener", track="stable"}`: 0,
 			`job:slo_latency_errors:ratio_rate5m{job="shortener", track="canary"}`:      1,
+			`shortener_store_writable{job="shortener", track="canary"}`:                 0,
+			`shortener_store_writable{job="shortener", track="stable"}`:                 1,
 		} {
 			if got, err := scalarValue(qctx, prom, q); err != nil || got != want {
 				t.Errorf("%s = %v (err %v), want %v", q, got, err, want)
