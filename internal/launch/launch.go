@@ -1,7 +1,8 @@
-// Package launch starts and stops child processes. It is the one launcher
-// behind the test helper (testenv.Start), the local stack's daemons
-// (ci/stack), the benchmark's CPU-pinned servers (bench) and the fault
-// tests' shortener instances (app/faulttest).
+// Package launch starts and stops child processes, and finds the tools they
+// run (LookTool). It is the one launcher behind the test helper
+// (testenv.Start), the local stack's daemons (ci/stack), the benchmark's
+// CPU-pinned servers (bench), the release's smoke test (ci/release) and the
+// fault tests' shortener instances (app/faulttest).
 //
 // A process is started from a Spec (program, arguments, environment, folder,
 // where its output goes, optional CPU pinning, optional detaching) and
