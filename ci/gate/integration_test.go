@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/ci/gate"
+	"github.com/obsshort/shortener/internal/loadgen"
 	"github.com/obsshort/shortener/internal/promtest"
 	"github.com/obsshort/shortener/internal/testenv"
 )
@@ -59,55 +60,31 @@ func startStack(t *testing.T, canaryArgs ...string) *stack {
 // total, share of it to the canary, until ctx ends.
 func load(ctx context.Context, t *testing.T, s *stack, rps float64, share float64) *sync.WaitGroup {
 	t.Helper()
-	client := &http.Client{
-		Timeout:       5 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := loadgen.NoRedirects(5*time.Second, 64)
 	// A few links to redirect to, created on stable (shared database).
 	var codes []string
 	for i := 0; i < 5; i++ {
-		body := fmt.Sprintf(`{"url":"https://example.com/page/%d"}`, i)
-		resp, err := client.Post(s.stable+"/api/v1/links", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatalf("create link: %v", err)
+		link, status, err := loadgen.Create(ctx, client, s.stable, fmt.Sprintf("https://example.com/page/%d", i))
+		if err != nil || status != http.StatusCreated {
+			t.Fatalf("create link: status %d, err %v", status, err)
 		}
-		var out struct{ Code string }
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusCreated {
-			t.Fatalf("create link: status %d, err %v", resp.StatusCode, err)
-		}
-		codes = append(codes, out.Code)
+		codes = append(codes, link.Code)
 	}
 	var wg sync.WaitGroup
 	arm := func(base string, rate float64) {
 		if rate <= 0 {
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
-			defer tick.Stop()
-			for i := 0; ; i++ {
-				select {
-				case <-ctx.Done():
+		wg.Go(func() {
+			// Every tenth request creates a link, the others follow one.
+			_, _ = loadgen.Drive(ctx, loadgen.Pace{RPS: rate}, func(ctx context.Context, r loadgen.Request) {
+				if r.Seq%10 == 9 {
+					_, _, _ = loadgen.Create(ctx, client, base, fmt.Sprintf("https://example.com/load/%d", r.Seq))
 					return
-				case <-tick.C:
 				}
-				var req *http.Request
-				if i%10 == 9 {
-					body := fmt.Sprintf(`{"url":"https://example.com/load/%d"}`, i)
-					req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/links", strings.NewReader(body))
-					req.Header.Set("Content-Type", "application/json")
-				} else {
-					req, _ = http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+codes[i%len(codes)], nil)
-				}
-				if resp, err := client.Do(req); err == nil {
-					resp.Body.Close()
-				}
-			}
-		}()
+				_, _, _ = loadgen.Follow(ctx, client, base, codes[r.Seq%len(codes)])
+			})
+		})
 	}
 	arm(s.stable, rps*(1-share))
 	arm(s.canary, rps*share)
