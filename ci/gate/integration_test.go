@@ -57,9 +57,11 @@ func startStack(t *testing.T, canaryArgs ...string) *stack {
 }
 
 // load sends redirects (and a few creates) to both arms at about rps in
-// total, share of it to the canary, until ctx ends.
-func load(ctx context.Context, t *testing.T, s *stack, rps float64, share float64) *sync.WaitGroup {
+// total, share of it to the canary, until the test ends; its cleanup waits
+// for the requests in flight before the stack's processes stop.
+func load(t *testing.T, s *stack, rps float64, share float64) {
 	t.Helper()
+	ctx := t.Context()
 	client := loadgen.NoRedirects(5*time.Second, 64)
 	// A few links to redirect to, created on stable (shared database).
 	var codes []string
@@ -88,7 +90,7 @@ func load(ctx context.Context, t *testing.T, s *stack, rps float64, share float6
 	}
 	arm(s.stable, rps*(1-share))
 	arm(s.canary, rps*share)
-	return &wg
+	t.Cleanup(wg.Wait)
 }
 
 // runGate runs `gate analyze` in process with the shipped default config
@@ -128,13 +130,9 @@ func TestAnalyzeIntegration(t *testing.T) {
 	t.Run("faulty canary fails", func(t *testing.T) {
 		t.Parallel()
 		s := startStack(t, "--fault-error-rate", "0.3")
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		wg := load(ctx, t, s, 60, 0.2)
-		defer wg.Wait()
-		defer cancel()
+		load(t, s, 60, 0.2)
 		start := time.Now()
-		code, out, _ := runGate(ctx, t, s.prom.URL, "--max-duration", "60s")
+		code, out, _ := runGate(t.Context(), t, s.prom.URL, "--max-duration", "60s")
 		r := decodeReport(t, out)
 		if code != gate.ExitFail || r.Outcome != gate.Fail {
 			t.Fatalf("exit %d outcome %s, want 1 fail: %s", code, r.Outcome, r.Reason)
@@ -152,11 +150,7 @@ func TestAnalyzeIntegration(t *testing.T) {
 	t.Run("identical canary passes", func(t *testing.T) {
 		t.Parallel()
 		s := startStack(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		wg := load(ctx, t, s, 60, 0.2)
-		defer wg.Wait()
-		defer cancel()
+		load(t, s, 60, 0.2)
 		// The shipped config plus a custom check, to run a PromQL template
 		// with the selector substituted against the real Prometheus.
 		shipped, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "ci", "canary.yaml"))
@@ -176,7 +170,7 @@ func TestAnalyzeIntegration(t *testing.T) {
 		if err := os.WriteFile(cfgPath, []byte(custom), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, out, errOut := runGate(ctx, t, s.prom.URL, "--max-duration", "20s", "--canary-share", "0.2", "--config", cfgPath)
+		code, out, errOut := runGate(t.Context(), t, s.prom.URL, "--max-duration", "20s", "--canary-share", "0.2", "--config", cfgPath)
 		r := decodeReport(t, out)
 		if code != gate.ExitPass || r.Outcome != gate.Pass {
 			t.Fatalf("exit %d outcome %s, want 0 pass: %s", code, r.Outcome, r.Reason)
@@ -203,12 +197,8 @@ func TestAnalyzeIntegration(t *testing.T) {
 	t.Run("no canary traffic is inconclusive", func(t *testing.T) {
 		t.Parallel()
 		s := startStack(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		wg := load(ctx, t, s, 50, 0) // everything to stable
-		defer wg.Wait()
-		defer cancel()
-		code, out, _ := runGate(ctx, t, s.prom.URL, "--max-duration", "15s")
+		load(t, s, 50, 0) // everything to stable
+		code, out, _ := runGate(t.Context(), t, s.prom.URL, "--max-duration", "15s")
 		r := decodeReport(t, out)
 		if code != gate.ExitInconclusive || r.Outcome != gate.Inconclusive {
 			t.Fatalf("exit %d outcome %s, want 2 inconclusive: %s", code, r.Outcome, r.Reason)
@@ -221,17 +211,13 @@ func TestAnalyzeIntegration(t *testing.T) {
 	t.Run("prometheus stopped is inconclusive", func(t *testing.T) {
 		t.Parallel()
 		s := startStack(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		wg := load(ctx, t, s, 50, 0.2)
-		defer wg.Wait()
-		defer cancel()
+		load(t, s, 50, 0.2)
 		// Stop Prometheus a few polls into the analysis.
 		go func() {
 			time.Sleep(4 * time.Second)
 			s.prom.Process.Kill()
 		}()
-		code, out, errOut := runGate(ctx, t, s.prom.URL, "--max-duration", "60s", "--max-consecutive-errors", "3", "--retries", "1", "--timeout", "2s")
+		code, out, errOut := runGate(t.Context(), t, s.prom.URL, "--max-duration", "60s", "--max-consecutive-errors", "3", "--retries", "1", "--timeout", "2s")
 		r := decodeReport(t, out)
 		if code != gate.ExitInconclusive || r.Outcome != gate.Inconclusive {
 			t.Fatalf("exit %d outcome %s, want 2 inconclusive: %s", code, r.Outcome, r.Reason)
