@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/obsshort/shortener/internal/freeport"
 	"github.com/obsshort/shortener/internal/launch"
 )
 
@@ -68,6 +69,7 @@ type harness struct {
 	loadCPUs   string
 	bins       map[string]string
 	procs      []*launch.Process
+	ports      freeport.Picker // the servers' addresses, never one twice
 	wrk        *wrkRunner
 	sink       *otlpSink
 }

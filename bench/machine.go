@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+
+	"github.com/obsshort/shortener/internal/launch"
 )
 
 // describeMachine reads nproc, the CPU model, the kernel and tool versions.
@@ -26,9 +28,12 @@ func describeMachine() Machine {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = "Linux " + strings.TrimSpace(string(b))
 	}
-	if out, err := exec.Command("wrk", "--version").CombinedOutput(); len(out) > 0 {
-		_ = err // wrk --version exits 1 after printing its version
-		m.Wrk = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	// The wrk the run uses, wherever LookTool finds it.
+	if wrk, err := launch.LookTool("wrk"); err == nil {
+		// wrk --version exits 1 after printing its version.
+		if out, _ := exec.Command(wrk, "--version").CombinedOutput(); len(out) > 0 {
+			m.Wrk = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+		}
 	}
 	return m
 }

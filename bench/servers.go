@@ -6,9 +6,7 @@ package bench
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +50,7 @@ func (h *harness) build(ctx context.Context) error {
 }
 
 func (h *harness) startBaseline(ctx context.Context, links int) (*server, error) {
-	addr, err := freeAddr()
+	addr, err := h.ports.Addr()
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +68,11 @@ func (h *harness) startShortener(ctx context.Context, name, db string, links int
 }
 
 func (h *harness) startShortenerBin(ctx context.Context, bin, name, db string, links int, telemetry bool) (*server, error) {
-	addr, err := freeAddr()
+	addr, err := h.ports.Addr()
 	if err != nil {
 		return nil, err
 	}
-	admin, err := freeAddr()
+	admin, err := h.ports.Addr()
 	if err != nil {
 		return nil, err
 	}
@@ -141,30 +139,10 @@ func peakRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("peak RSS of %d: no VmHWM line", pid)
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // waitReady polls url until it answers 200, the process exits, or timeout.
 func waitReady(ctx context.Context, p *launch.Process, url string, timeout time.Duration) error {
 	if err := httpwait.UntilOK(ctx, url, timeout, p.Dead); err != nil {
 		return fmt.Errorf("%s: %w; stderr: %s", p.Name(), err, p.Tail(20))
 	}
 	return nil
-}
-
-// lookTool finds a Debian tool on PATH or in /usr/sbin, /usr/bin.
-func lookTool(name string) (string, error) {
-	for _, c := range []string{name, "/usr/sbin/" + name, "/usr/bin/" + name} {
-		if p, err := exec.LookPath(c); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New(name + " not found: run `bash ci/install-deps.sh` (or `make deps`)")
 }

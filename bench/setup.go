@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+
+	"github.com/obsshort/shortener/internal/launch"
 )
 
 // setup decides the CPU split and records how the run is done.
@@ -13,7 +15,8 @@ func (h *harness) setup(rep *Report) error {
 	cfg := h.cfg
 	n := runtime.NumCPU()
 	if cfg.Pin && n >= 2 {
-		if _, err := lookTool("taskset"); err != nil {
+		taskset, err := launch.LookTool("taskset")
+		if err != nil {
 			return err
 		}
 		h.serverCPUs = strconv.Itoa(n - 1)
@@ -23,7 +26,7 @@ func (h *harness) setup(rep *Report) error {
 		}
 		// Threads created later inherit the affinity, so the vegeta workers,
 		// create clients and OTLP sink stay off the server's CPU.
-		if out, err := exec.Command("taskset", "-a", "-p", "-c", h.loadCPUs, strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
+		if out, err := exec.Command(taskset, "-a", "-p", "-c", h.loadCPUs, strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
 			return fmt.Errorf("pin harness to CPUs %s: %w: %s", h.loadCPUs, err, out)
 		}
 		rep.Setup = append(rep.Setup, fmt.Sprintf("servers pinned with taskset to CPU %s (so GOMAXPROCS=1 for them); wrk, vegeta, the create clients and the OTLP sink on CPU %s", h.serverCPUs, h.loadCPUs))

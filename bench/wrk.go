@@ -46,7 +46,7 @@ type wrkRunner struct {
 }
 
 func newWrkRunner(dir, cpus string, threads, conns int) (*wrkRunner, error) {
-	bin, err := lookTool("wrk")
+	bin, err := launch.LookTool("wrk")
 	if err != nil {
 		return nil, err
 	}

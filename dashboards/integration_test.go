@@ -20,6 +20,7 @@ import (
 
 	"github.com/obsshort/shortener/alerts"
 	pm "github.com/obsshort/shortener/ci/release/metricnames"
+	"github.com/obsshort/shortener/internal/loadgen"
 	"github.com/obsshort/shortener/internal/promtest"
 	"github.com/obsshort/shortener/internal/testenv"
 )
@@ -413,72 +414,51 @@ func pushPipelineMetrics(t *testing.T, url string, runs float64) {
 // codes; on the canary redirects and creates, which all fail.
 func sendTraffic(ctx context.Context, t *testing.T, stable, canary string) *sync.WaitGroup {
 	t.Helper()
-	client := &http.Client{
-		Timeout:       5 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	client := loadgen.NoRedirects(5*time.Second, 64)
+	create := func(ctx context.Context, base string, i int) (loadgen.Link, int, error) {
+		return loadgen.Create(ctx, client, base, fmt.Sprintf("https://example.com/article/%d", i))
 	}
-	create := func(base string, i int) (string, int) {
-		body := fmt.Sprintf(`{"url":"https://example.com/article/%d"}`, i)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/links", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return "", 0
-		}
-		defer resp.Body.Close()
-		var out struct{ Code string }
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return out.Code, resp.StatusCode
-	}
-	get := func(url string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-		}
+	// get requests base/path without following a redirect (Follow does
+	// that for any path, not only a short code).
+	get := func(ctx context.Context, base, path string) {
+		_, _, _ = loadgen.Follow(ctx, client, base, path)
 	}
 	var codes []string
 	for i := 0; i < 10; i++ {
-		code, status := create(stable, i)
-		if status != http.StatusCreated {
-			t.Fatalf("create link on stable: status %d", status)
+		link, status, err := create(ctx, stable, i)
+		if err != nil || status != http.StatusCreated {
+			t.Fatalf("create link on stable: status %d, err %v", status, err)
 		}
-		codes = append(codes, code)
+		codes = append(codes, link.Code)
 	}
 
 	var wg sync.WaitGroup
-	worker := func(fn func(i int)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ctx.Err() == nil; i++ {
-				fn(i)
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
+	drive := func(rps float64, do func(ctx context.Context, i int)) {
+		wg.Go(func() {
+			_, _ = loadgen.Drive(ctx, loadgen.Pace{RPS: rps}, func(ctx context.Context, r loadgen.Request) { do(ctx, r.Seq) })
+		})
 	}
-	worker(func(i int) { // stable: the healthy release
+	drive(40, func(ctx context.Context, i int) { // stable: the healthy release
 		code := codes[rand.IntN(len(codes))]
 		switch {
 		case i%10 == 3:
-			create(stable, 100+i)
+			_, _, _ = create(ctx, stable, 100+i)
 		case i%5 == 1:
-			get(stable + "/nosuch" + fmt.Sprint(i)) // unknown code: 404
+			get(ctx, stable, "nosuch"+fmt.Sprint(i)) // unknown code: 404
 		case i%20 == 7:
-			get(stable + "/")
-		case i%25 == 11:
-			get(stable + "/" + code + "/qr")
+			get(ctx, stable, "")
+		case i%25 == 12: // not 11: every such i has i%5 == 1, taken above
+			get(ctx, stable, code+"/qr")
 		default:
-			get(stable + "/" + code)
+			get(ctx, stable, code)
 		}
 	})
-	for w := 0; w < 2; w++ { // canary: every public request fails after 150 ms
-		worker(func(i int) {
-			if i%5 == 4 {
-				create(canary, 1000+i)
-				return
-			}
-			get(canary + "/" + codes[rand.IntN(len(codes))])
-		})
-	}
+	drive(12, func(ctx context.Context, i int) { // canary: every public request fails after 150 ms
+		if i%5 == 4 {
+			_, _, _ = create(ctx, canary, 1000+i)
+			return
+		}
+		get(ctx, canary, codes[rand.IntN(len(codes))])
+	})
 	return &wg
 }

@@ -105,32 +105,11 @@ func TestTraceCollectorDown(t *testing.T) {
 	baseP99 := quantile(base, 0.99)
 	t.Logf("no collector configured: %d requests, p50 %s, p99 %s", len(base), quantile(base, 0.5), baseP99)
 
-	hanging, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hanging.Close() })
-	var held sync.WaitGroup
-	held.Go(func() { // accept and hold every connection, never answering
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := hanging.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	})
-	t.Cleanup(func() { hanging.Close(); held.Wait() })
+	hanging := testenv.SilentServer(t)
 
 	for _, tc := range []struct{ name, endpoint string }{
 		{"closed port", "http://" + testenv.FreeAddr(t)},
-		{"hanging collector", "http://" + hanging.Addr().String()},
+		{"hanging collector", "http://" + hanging},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := start(t, dbPath(t), []string{

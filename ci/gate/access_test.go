@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/ci/gate"
+	"github.com/obsshort/shortener/internal/testenv"
 )
 
 // testPKI is a private CA with a server certificate for 127.0.0.1 and a
@@ -352,30 +353,17 @@ func TestSecretsNeverPrinted(t *testing.T) {
 // exit by at most the push timeout and does not change the verdict.
 func TestDeadPushgatewayDoesNotHoldTheVerdict(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close() // read nothing, answer nothing
-		}
-	}()
+	dead := testenv.SilentServer(t)
 	srv := httptest.NewServer(&fakeProm{result: `[]`})
 	defer srv.Close()
 	start := time.Now()
 	code, out, errOut := run(t, nil, "analyze", "--prometheus", srv.URL, "--interval", "100ms", "--max-duration", "300ms",
-		"--pushgateway", "http://"+ln.Addr().String())
+		"--pushgateway", "http://"+dead)
 	elapsed := time.Since(start)
 	if code != gate.ExitInconclusive || !strings.Contains(out, "INCONCLUSIVE") {
 		t.Errorf("exit %d, want the verdict (2, inconclusive):\n%s", code, out)
 	}
-	if !strings.Contains(errOut, "push to http://"+ln.Addr().String()+" failed (the decision stands)") {
+	if !strings.Contains(errOut, "push to http://"+dead+" failed (the decision stands)") {
 		t.Errorf("stderr should say the push failed:\n%s", errOut)
 	}
 	// about 0.5 s of analysis plus the 3 s push timeout; a hang would be

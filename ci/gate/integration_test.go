@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/ci/gate"
+	"github.com/obsshort/shortener/internal/loadgen"
 	"github.com/obsshort/shortener/internal/promtest"
 	"github.com/obsshort/shortener/internal/testenv"
 )
@@ -56,62 +57,40 @@ func startStack(t *testing.T, canaryArgs ...string) *stack {
 }
 
 // load sends redirects (and a few creates) to both arms at about rps in
-// total, share of it to the canary, until ctx ends.
-func load(ctx context.Context, t *testing.T, s *stack, rps float64, share float64) *sync.WaitGroup {
+// total, share of it to the canary, until the test ends; its cleanup waits
+// for the requests in flight before the stack's processes stop.
+func load(t *testing.T, s *stack, rps float64, share float64) {
 	t.Helper()
-	client := &http.Client{
-		Timeout:       5 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	ctx := t.Context()
+	client := loadgen.NoRedirects(5*time.Second, 64)
 	// A few links to redirect to, created on stable (shared database).
 	var codes []string
 	for i := 0; i < 5; i++ {
-		body := fmt.Sprintf(`{"url":"https://example.com/page/%d"}`, i)
-		resp, err := client.Post(s.stable+"/api/v1/links", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatalf("create link: %v", err)
+		link, status, err := loadgen.Create(ctx, client, s.stable, fmt.Sprintf("https://example.com/page/%d", i))
+		if err != nil || status != http.StatusCreated {
+			t.Fatalf("create link: status %d, err %v", status, err)
 		}
-		var out struct{ Code string }
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusCreated {
-			t.Fatalf("create link: status %d, err %v", resp.StatusCode, err)
-		}
-		codes = append(codes, out.Code)
+		codes = append(codes, link.Code)
 	}
 	var wg sync.WaitGroup
 	arm := func(base string, rate float64) {
 		if rate <= 0 {
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
-			defer tick.Stop()
-			for i := 0; ; i++ {
-				select {
-				case <-ctx.Done():
+		wg.Go(func() {
+			// Every tenth request creates a link, the others follow one.
+			_, _ = loadgen.Drive(ctx, loadgen.Pace{RPS: rate}, func(ctx context.Context, r loadgen.Request) {
+				if r.Seq%10 == 9 {
+					_, _, _ = loadgen.Create(ctx, client, base, fmt.Sprintf("https://example.com/load/%d", r.Seq))
 					return
-				case <-tick.C:
 				}
-				var req *http.Request
-				if i%10 == 9 {
-					body := fmt.Sprintf(`{"url":"https://example.com/load/%d"}`, i)
-					req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/links", strings.NewReader(body))
-					req.Header.Set("Content-Type", "application/json")
-				} else {
-					req, _ = http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+codes[i%len(codes)], nil)
-				}
-				if resp, err := client.Do(req); err == nil {
-					resp.Body.Close()
-				}
-			}
-		}()
+				_, _, _ = loadgen.Follow(ctx, client, base, codes[r.Seq%len(codes)])
+			})
+		})
 	}
 	arm(s.stable, rps*(1-share))
 	arm(s.canary, rps*share)
-	return &wg
+	t.Cleanup(wg.Wait)
 }
 
 // runGate runs `gate analyze` in process with the shipped default config
@@ -151,13 +130,9 @@ func TestAnalyzeIntegration(t *testing.T) {
 	t.Run("faulty canary fails", func(t *testing.T) {
 		t.Parallel()
 		s := startStack(t, "--fault-error-rate", "0.3")
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		wg := load(ctx, t, s, 60, 0.2)
-		defer wg.Wait()
-		defer cancel()
+		load(t, s, 60, 0.2)
 		start := time.Now()
-		code, out, _ := runGate(ctx, t, s.prom.URL, "--max-duration", "60s")
+		code, out, _ := runGate(t.Context(), t, s.prom.URL, "--max-duration", "60s")
 		r := decodeReport(t, out)
 		if code != gate.ExitFail || r.Outcome != gate.Fail {
 			t.Fatalf("exit %d outcome %s, want 1 fail: %s", code, r.Outcome, r.Reason)
@@ -175,11 +150,7 @@ func TestAnalyzeIntegration(t *testing.T) {
 	t.Run("identical canary passes", func(t *testing.T) {
 		t.Parallel()
 		s := startStack(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		wg := load(ctx, t, s, 60, 0.2)
-		defer wg.Wait()
-		defer cancel()
+		load(t, s, 60, 0.2)
 		// The shipped config plus a custom check, to run a PromQL template
 		// with the selector substituted against the real Prometheus.
 		shipped, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "ci", "canary.yaml"))
@@ -199,7 +170,7 @@ func TestAnalyzeIntegration(t *testing.T) {
 		if err := os.WriteFile(cfgPath, []byte(custom), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, out, errOut := runGate(ctx, t, s.prom.URL, "--max-duration", "20s", "--canary-share", "0.2", "--config", cfgPath)
+		code, out, errOut := runGate(t.Context(), t, s.prom.URL, "--max-duration", "20s", "--canary-share", "0.2", "--config", cfgPath)
 		r := decodeReport(t, out)
 		if code != gate.ExitPass || r.Outcome != gate.Pass {
 			t.Fatalf("exit %d outcome %s, want 0 pass: %s", code, r.Outcome, r.Reason)
@@ -226,12 +197,8 @@ func TestAnalyzeIntegration(t *testing.T) {
 	t.Run("no canary traffic is inconclusive", func(t *testing.T) {
 		t.Parallel()
 		s := startStack(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		wg := load(ctx, t, s, 50, 0) // everything to stable
-		defer wg.Wait()
-		defer cancel()
-		code, out, _ := runGate(ctx, t, s.prom.URL, "--max-duration", "15s")
+		load(t, s, 50, 0) // everything to stable
+		code, out, _ := runGate(t.Context(), t, s.prom.URL, "--max-duration", "15s")
 		r := decodeReport(t, out)
 		if code != gate.ExitInconclusive || r.Outcome != gate.Inconclusive {
 			t.Fatalf("exit %d outcome %s, want 2 inconclusive: %s", code, r.Outcome, r.Reason)
@@ -244,17 +211,13 @@ func TestAnalyzeIntegration(t *testing.T) {
 	t.Run("prometheus stopped is inconclusive", func(t *testing.T) {
 		t.Parallel()
 		s := startStack(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		wg := load(ctx, t, s, 50, 0.2)
-		defer wg.Wait()
-		defer cancel()
+		load(t, s, 50, 0.2)
 		// Stop Prometheus a few polls into the analysis.
 		go func() {
 			time.Sleep(4 * time.Second)
 			s.prom.Process.Kill()
 		}()
-		code, out, errOut := runGate(ctx, t, s.prom.URL, "--max-duration", "60s", "--max-consecutive-errors", "3", "--retries", "1", "--timeout", "2s")
+		code, out, errOut := runGate(t.Context(), t, s.prom.URL, "--max-duration", "60s", "--max-consecutive-errors", "3", "--retries", "1", "--timeout", "2s")
 		r := decodeReport(t, out)
 		if code != gate.ExitInconclusive || r.Outcome != gate.Inconclusive {
 			t.Fatalf("exit %d outcome %s, want 2 inconclusive: %s", code, r.Outcome, r.Reason)

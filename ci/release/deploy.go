@@ -25,6 +25,23 @@ func setShare(ctx context.Context, ha stack.HAProxy, pct int) error {
 	return ha.SetWeight(ctx, stack.ServerCanary, pct)
 }
 
+// serveFrom points HAProxy's server at the process in the named slot,
+// enables its health checks and waits until HAProxy sees it up: only then
+// may it be given traffic. Its weight is left as it is.
+func serveFrom(ctx context.Context, c stack.Config, ha stack.HAProxy, server, slotName string) error {
+	slot, err := c.SlotByName(slotName)
+	if err != nil {
+		return err
+	}
+	if err := ha.Point(ctx, server, slot); err != nil {
+		return err
+	}
+	if err := ha.SetState(ctx, server, "ready"); err != nil {
+		return err
+	}
+	return ha.WaitUp(ctx, server, 20*time.Second)
+}
+
 // startCanary starts the new version beside stable on the shared database,
 // registers it for scraping, waits until Prometheus sees it, then lets
 // HAProxy health-check it and gives it its first share.
@@ -46,20 +63,10 @@ func (p *Pipeline) startCanary(ctx context.Context, ha stack.HAProxy, dep *stack
 		return "", err
 	}
 	p.say("    prometheus scrapes it as track=%q version=%q", inst.Track, inst.Version)
-	slot, err := c.SlotByName(inst.Slot)
-	if err != nil {
-		return "", err
-	}
 	if err := ha.SetWeight(ctx, stack.ServerCanary, 0); err != nil {
 		return "", err
 	}
-	if err := ha.Point(ctx, stack.ServerCanary, slot); err != nil {
-		return "", err
-	}
-	if err := ha.SetState(ctx, stack.ServerCanary, "ready"); err != nil {
-		return "", err
-	}
-	if err := ha.WaitUp(ctx, stack.ServerCanary, 20*time.Second); err != nil {
+	if err := serveFrom(ctx, c, ha, stack.ServerCanary, inst.Slot); err != nil {
 		return "", err
 	}
 	if err := setShare(ctx, ha, pct); err != nil {
@@ -144,17 +151,7 @@ func (p *Pipeline) promote(ctx context.Context, ha stack.HAProxy, dep *stack.Dep
 	// Swap HAProxy's slots: "stable" points at the new process, is checked
 	// up, and takes the traffic; "canary" goes back to maintenance. Both
 	// servers point at the same process in between, so no request fails.
-	slot, err := c.SlotByName(next.Slot)
-	if err != nil {
-		return "", err
-	}
-	if err := ha.Point(ctx, stack.ServerStable, slot); err != nil {
-		return "", err
-	}
-	if err := ha.SetState(ctx, stack.ServerStable, "ready"); err != nil {
-		return "", err
-	}
-	if err := ha.WaitUp(ctx, stack.ServerStable, 20*time.Second); err != nil {
+	if err := serveFrom(ctx, c, ha, stack.ServerStable, next.Slot); err != nil {
 		return "", err
 	}
 	if err := ha.SetWeight(ctx, stack.ServerStable, 100); err != nil {

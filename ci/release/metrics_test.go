@@ -137,40 +137,6 @@ func flatten(t *testing.T, r *reporter) map[string]float64 {
 	return out
 }
 
-// deadPushgateway accepts connections and never answers: the worst case
-// for a push, worse than a refused connection.
-func deadPushgateway(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // held open, never read, never answered
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
-
 // TestDeadPushgatewayCostsAFewSeconds pushes a whole run's worth of stages
 // to a Pushgateway that never answers: every push fails, none waits past
 // its deadline, all of them together stay within the run's push budget,
@@ -181,7 +147,7 @@ func TestDeadPushgatewayCostsAFewSeconds(t *testing.T) {
 		t.Fatalf("push timeout %s, budget %s: a dead Pushgateway must cost a release only a few seconds", pushTimeout, pushBudget)
 	}
 	dir := t.TempDir()
-	r, err := newReporter("http://"+deadPushgateway(t), dir)
+	r, err := newReporter("http://"+testenv.SilentServer(t), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +184,7 @@ func TestDeadPushgatewayCostsAFewSeconds(t *testing.T) {
 		t.Errorf("%d pushes timed out and %d were skipped for the budget; want both (errors: %v)", timedOut, budgetSpent, errs)
 	}
 	// The next run starts from the saved totals.
-	next, err := newReporter("http://"+deadPushgateway(t), dir)
+	next, err := newReporter("http://"+testenv.SilentServer(t), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +238,7 @@ func TestPushCredentialsStayOutOfMessages(t *testing.T) {
 	refused := testenv.FreeAddr(t) // nothing listens there
 	for _, tt := range []struct{ name, url string }{
 		{"error answer", withCreds(strings.TrimPrefix(gw.URL, "http://"))},
-		{"dead", withCreds(deadPushgateway(t))},
+		{"dead", withCreds(testenv.SilentServer(t))},
 		{"refused", withCreds(refused)},
 		{"unparsable", "http://" + user + ":" + secret + "@host:port:x/%zz"},
 	} {

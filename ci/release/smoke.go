@@ -7,16 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/obsshort/shortener/internal/freeport"
 	"github.com/obsshort/shortener/internal/httpwait"
+	"github.com/obsshort/shortener/internal/launch"
 )
 
 // Smoke runs the built binary on its own (temporary database, free
@@ -28,31 +27,25 @@ func Smoke(ctx context.Context, bin string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	addr, err := freeAddr()
+	var ports freeport.Picker
+	addr, err := ports.Addr()
 	if err != nil {
 		return "", err
 	}
-	admin, err := freeAddr()
+	admin, err := ports.Addr()
 	if err != nil {
 		return "", err
 	}
-	var logs bytes.Buffer
-	cmd := exec.Command(bin,
+	p, err := launch.Start(launch.Spec{Name: bin, Path: bin, Args: []string{
 		"--addr", addr, "--admin-addr", admin,
 		"--db", filepath.Join(dir, "smoke.db"),
-		"--base-url", "http://"+addr)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start %s: %w", bin, err)
+		"--base-url", "http://" + addr}})
+	if err != nil {
+		return "", err
 	}
-	// exited closes when the process is gone; waitErr is read only after.
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = cmd.Wait(); close(exited) }()
 	fail := func(err error) (string, error) {
-		_ = cmd.Process.Kill()
-		<-exited
-		return "", fmt.Errorf("%w\n--- binary output (tail) ---\n%s", err, tail(logs.String(), 1500))
+		p.Kill()
+		return "", fmt.Errorf("%w\n--- binary output (tail) ---\n%s", err, tail(p.Output(), 1500))
 	}
 
 	client := &http.Client{
@@ -60,7 +53,13 @@ func Smoke(ctx context.Context, bin string) (string, error) {
 		// The smoke test checks the redirect itself, not the target site.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if err := pollOK(ctx, "http://"+admin+"/readyz", 20*time.Second, exited); err != nil {
+	exited := func() error {
+		if p.Exited() {
+			return errors.New("process exited")
+		}
+		return nil
+	}
+	if err := httpwait.UntilOK(ctx, "http://"+admin+"/readyz", 20*time.Second, exited); err != nil {
 		return fail(err)
 	}
 	target := "https://example.com/smoke/" + fmt.Sprint(time.Now().UnixNano())
@@ -92,38 +91,14 @@ func Smoke(ctx context.Context, bin string) (string, error) {
 	redirect := resp.StatusCode
 
 	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return fail(fmt.Errorf("sigterm: %w", err))
+	// SIGTERM, and SIGKILL if it still runs 20 s later: that is an error.
+	if err := p.Stop(ctx, 20*time.Second); err != nil {
+		return fail(err)
 	}
-	select {
-	case <-exited:
-		if waitErr != nil {
-			return "", fmt.Errorf("exit after SIGTERM: %w\n%s", waitErr, tail(logs.String(), 1500))
-		}
-	case <-time.After(20 * time.Second):
-		return fail(errors.New("no exit within 20s of SIGTERM"))
+	if err := p.Err(); err != nil {
+		return "", fmt.Errorf("exit after SIGTERM: %w\n%s", err, tail(p.Output(), 1500))
 	}
 	return fmt.Sprintf("ready, created /%s, %d redirect, SIGTERM -> exit 0 in %s", created.Code, redirect, time.Since(start).Round(time.Millisecond)), nil
-}
-
-func pollOK(ctx context.Context, url string, timeout time.Duration, exited <-chan struct{}) error {
-	return httpwait.UntilOK(ctx, url, timeout, func() error {
-		select {
-		case <-exited:
-			return errors.New("process exited")
-		default:
-			return nil
-		}
-	})
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func tail(s string, n int) string {

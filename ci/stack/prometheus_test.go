@@ -2,12 +2,13 @@ package stack
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/obsshort/shortener/internal/testenv"
 )
 
 // Query goes through the shared client: labels and values come back, and
@@ -42,21 +43,7 @@ func TestQuery(t *testing.T) {
 // the pipeline: each query gives up after queryTimeout.
 func TestQueryHasADeadline(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-		}
-	}()
-	c := Config{PrometheusAddr: ln.Addr().String()}
+	c := Config{PrometheusAddr: testenv.SilentServer(t)}
 	start := time.Now()
 	if _, err := c.Query(context.Background(), "up"); err == nil {
 		t.Fatal("a silent Prometheus answered")

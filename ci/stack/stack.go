@@ -8,23 +8,16 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/obsshort/shortener/internal/launch"
 )
 
 // LookupTools fills in the paths of prometheus, prometheus-pushgateway and
 // haproxy (Debian puts haproxy in /usr/sbin, often not on a user's PATH).
 func (c *Config) LookupTools() error {
-	find := func(name string) (string, error) {
-		for _, cand := range []string{name, "/usr/sbin/" + name, "/usr/bin/" + name} {
-			if p, err := exec.LookPath(cand); err == nil {
-				return filepath.Abs(p)
-			}
-		}
-		return "", fmt.Errorf("%s not found: run `bash ci/install-deps.sh`", name)
-	}
 	var err error
 	for _, t := range []struct {
 		dst  *string
@@ -33,7 +26,7 @@ func (c *Config) LookupTools() error {
 		if *t.dst != "" {
 			continue
 		}
-		if *t.dst, err = find(t.name); err != nil {
+		if *t.dst, err = launch.LookTool(t.name); err != nil {
 			return err
 		}
 	}

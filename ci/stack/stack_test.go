@@ -201,3 +201,25 @@ func TestRunningIgnoresStaleAndForeignPIDs(t *testing.T) {
 		t.Fatal("a pid running another binary counted as running")
 	}
 }
+
+// LookupTools fills in the daemons it is not given, from PATH (then
+// /usr/sbin, /usr/bin), and keeps a path the config names.
+func TestLookupToolsFillsOnlyWhatIsMissing(t *testing.T) {
+	bin := t.TempDir()
+	for _, name := range []string{"prometheus", "prometheus-pushgateway", "haproxy"} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin)
+	c := DefaultConfig(t.TempDir(), "/repo")
+	c.PrometheusBin, c.PushgatewayBin, c.HAProxyBin = "", "", "/opt/haproxy/sbin/haproxy"
+	if err := c.LookupTools(); err != nil {
+		t.Fatal(err)
+	}
+	want := Config{PrometheusBin: filepath.Join(bin, "prometheus"), PushgatewayBin: filepath.Join(bin, "prometheus-pushgateway"), HAProxyBin: "/opt/haproxy/sbin/haproxy"}
+	if c.PrometheusBin != want.PrometheusBin || c.PushgatewayBin != want.PushgatewayBin || c.HAProxyBin != want.HAProxyBin {
+		t.Errorf("tools %q %q %q, want %q %q %q", c.PrometheusBin, c.PushgatewayBin, c.HAProxyBin,
+			want.PrometheusBin, want.PushgatewayBin, want.HAProxyBin)
+	}
+}

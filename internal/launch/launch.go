@@ -1,7 +1,8 @@
-// Package launch starts and stops child processes. It is the one launcher
-// behind the test helper (testenv.Start), the local stack's daemons
-// (ci/stack), the benchmark's CPU-pinned servers (bench) and the fault
-// tests' shortener instances (app/faulttest).
+// Package launch starts and stops child processes, and finds the tools they
+// run (LookTool). It is the one launcher behind the test helper
+// (testenv.Start), the local stack's daemons (ci/stack), the benchmark's
+// CPU-pinned servers (bench), the release's smoke test (ci/release) and the
+// fault tests' shortener instances (app/faulttest).
 //
 // A process is started from a Spec (program, arguments, environment, folder,
 // where its output goes, optional CPU pinning, optional detaching) and
@@ -88,7 +89,7 @@ func Start(s Spec) (*Process, error) {
 	}
 	argv := append([]string{s.Path}, s.Args...)
 	if s.CPUs != "" {
-		taskset, err := exec.LookPath("taskset")
+		taskset, err := LookTool("taskset")
 		if err != nil {
 			return nil, fmt.Errorf("start %s pinned to CPUs %s: %w", name, s.CPUs, err)
 		}
@@ -285,6 +286,23 @@ func lastLines(s string, n int) string {
 		i = j
 	}
 	return s[i+1:]
+}
+
+// LookTool returns the absolute path of an external tool (prometheus,
+// haproxy, wrk, taskset, ...): found on PATH, else in /usr/sbin or /usr/bin,
+// where Debian installs daemons such as haproxy that are often not on a
+// user's PATH. The error says how to install the Debian packages.
+func LookTool(name string) (string, error) {
+	candidates := []string{name}
+	if !strings.Contains(name, "/") {
+		candidates = append(candidates, "/usr/sbin/"+name, "/usr/bin/"+name)
+	}
+	for _, c := range candidates {
+		if p, err := exec.LookPath(c); err == nil {
+			return filepath.Abs(p)
+		}
+	}
+	return "", fmt.Errorf("%s not found on PATH or in /usr/sbin, /usr/bin: run `bash ci/install-deps.sh` (or `make deps`) to install the Debian packages the tests and tools use", name)
 }
 
 // StopPID stops a process known only by its pid, such as one started by an

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -346,4 +347,46 @@ func session(t *testing.T, pid int) int {
 		t.Fatalf("session of %d in %q: %v", pid, b, err)
 	}
 	return sid
+}
+
+// LookTool looks on PATH first, then in /usr/sbin and /usr/bin (Debian's
+// haproxy is in /usr/sbin, often not on a user's PATH), and returns an
+// absolute path; a missing tool's error names it and how to install it.
+func TestLookTool(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/sh"); err != nil {
+		testenv.SkipUnlessCI(t, "no /usr/bin/sh to find outside PATH: %v", err)
+	}
+	own := t.TempDir()
+	if err := os.WriteFile(filepath.Join(own, "sh"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	tests := []struct {
+		name, path, tool string
+		want             []string // any of these
+		wantErr          bool
+	}{
+		{"PATH wins over the fallback folders", own, "sh", []string{filepath.Join(own, "sh")}, false},
+		{"fallback when PATH lacks it", empty, "sh", []string{"/usr/sbin/sh", "/usr/bin/sh"}, false},
+		{"absolute path as given", empty, "/usr/bin/sh", []string{"/usr/bin/sh"}, false},
+		{"missing", empty, "no-such-tool-for-launch", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("PATH", tt.path)
+			got, err := launch.LookTool(tt.tool)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), tt.tool+" not found") || !strings.Contains(err.Error(), "ci/install-deps.sh") {
+					t.Fatalf("LookTool(%s) = %q, %v; want an error naming it and the install script", tt.tool, got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(tt.want, got) {
+				t.Fatalf("LookTool(%s) = %s, want one of %v", tt.tool, got, tt.want)
+			}
+		})
+	}
 }

@@ -2,14 +2,12 @@ package loadgen
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/obsshort/shortener/internal/loadgen/loadgentest"
 )
 
 func TestNewRejects(t *testing.T) {
@@ -53,46 +51,8 @@ func TestCountsFailedAndSub(t *testing.T) {
 	}
 }
 
-// fakeShortener is the public API in a few lines: creations and redirects,
-// with every third redirect failing when broken is set.
-type fakeShortener struct {
-	mu     sync.Mutex
-	links  map[string]string
-	n      int
-	broken bool
-}
-
-func (f *fakeShortener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if r.Method == http.MethodPost && r.URL.Path == "/api/v1/links" {
-		var in struct{ URL string }
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			http.Error(w, "bad", http.StatusBadRequest)
-			return
-		}
-		f.n++
-		code := fmt.Sprintf("c%d", f.n)
-		f.links[code] = in.URL
-		w.WriteHeader(http.StatusCreated)
-		_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "url": in.URL})
-		return
-	}
-	f.n++
-	if f.broken && f.n%3 == 0 {
-		http.Error(w, "boom", http.StatusInternalServerError)
-		return
-	}
-	u, ok := f.links[strings.TrimPrefix(r.URL.Path, "/")]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	http.Redirect(w, r, u, http.StatusFound)
-}
-
 func TestRunCountsEveryAnswerAndVerify(t *testing.T) {
-	fake := &fakeShortener{links: map[string]string{}}
+	fake := &loadgentest.Shortener{}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	g, err := New(Config{BaseURL: srv.URL, RPS: 200, CreateShare: 0.2})
@@ -117,9 +77,7 @@ func TestRunCountsEveryAnswerAndVerify(t *testing.T) {
 		t.Fatalf("verify of an unknown link: %v", broken)
 	}
 
-	fake.mu.Lock()
-	fake.broken = true
-	fake.mu.Unlock()
+	fake.FailRedirects(3)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
 	before := g.Counts()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/internal/promclient"
+	"github.com/obsshort/shortener/internal/testenv"
 	"github.com/prometheus/common/model"
 )
 
@@ -161,23 +161,9 @@ func TestErrorsAndRetries(t *testing.T) {
 // timeout per attempt plus the backoff, not forever.
 func TestDeadlinePerAttempt(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close() // hold it open, say nothing
-		}
-	}()
-	cl := mustNew(t, "http://"+ln.Addr().String(), promclient.Options{Timeout: 200 * time.Millisecond, Retries: 1, Backoff: 50 * time.Millisecond})
+	cl := mustNew(t, "http://"+testenv.SilentServer(t), promclient.Options{Timeout: 200 * time.Millisecond, Retries: 1, Backoff: 50 * time.Millisecond})
 	start := time.Now()
-	_, err = cl.Vector(context.Background(), "up", time.Time{})
+	_, err := cl.Vector(context.Background(), "up", time.Time{})
 	elapsed := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("want a deadline error, got %v", err)

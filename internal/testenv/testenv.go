@@ -8,7 +8,6 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obsshort/shortener/internal/freeport"
 	"github.com/obsshort/shortener/internal/httpwait"
 	"github.com/obsshort/shortener/internal/launch"
 	"github.com/obsshort/shortener/internal/moduleroot"
@@ -46,52 +46,75 @@ func SkipUnlessCI(tb testing.TB, format string, args ...any) {
 	tb.Skip(msg)
 }
 
-// RequireTool returns the path of an executable, or stops the test: a skip on
-// a developer machine, a failure under CI. The message says how to install it.
+// RequireTool returns the path of an executable (found as
+// launch.LookTool finds it: PATH, then /usr/sbin and /usr/bin), or stops the
+// test: a skip on a developer machine, a failure under CI. The message says
+// how to install it.
 func RequireTool(tb testing.TB, name string) string {
 	tb.Helper()
-	for _, candidate := range []string{name, "/usr/sbin/" + name, "/usr/bin/" + name} {
-		if p, err := exec.LookPath(candidate); err == nil {
-			return p
-		}
+	p, err := launch.LookTool(name)
+	if err == nil {
+		return p
 	}
-	msg := fmt.Sprintf("%s not found: run `bash ci/install-deps.sh` (installs the Debian packages the tests use)", name)
 	if InCI() {
-		tb.Fatal(msg)
+		tb.Fatal(err.Error())
 	}
-	tb.Skip(msg)
+	tb.Skip(err.Error())
 	return ""
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment
-// ago. Ports come from 20000-32767, below Linux's ephemeral range, so an
-// outgoing connection cannot take one between this call and the bind, and a
-// port is never handed out twice in one test process.
+// ago (see freeport.Picker): from 20000-32767, below Linux's ephemeral
+// range, so an outgoing connection cannot take it between this call and the
+// bind, and never handed out twice in one test process.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 1000 {
-		port := 20000 + rand.IntN(12768)
-		if portsGiven[port] {
-			continue
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		portsGiven[port] = true
-		return l.Addr().String()
+	addr, err := ports.Addr()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	tb.Fatal("no free loopback port found in 20000-32767")
-	return ""
+	return addr
 }
 
-var (
-	portsMu    sync.Mutex
-	portsGiven = map[int]bool{}
-)
+// ports is shared by every test of the process, so that no two of them are
+// given the same port.
+var ports freeport.Picker
+
+// SilentServer listens on a loopback port, accepts every connection and
+// holds it open without reading or answering: the worst case for a client
+// (worse than a refused connection, which fails at once), so a test can
+// prove that each call to a dead dependency has a deadline. It returns the
+// address ("127.0.0.1:port"); the listener and the held connections are
+// closed when the test ends.
+func SilentServer(tb testing.TB) string {
+	tb.Helper()
+	// Port 0: the kernel picks, and the listener stays, so no race.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("silent server: %v", err)
+	}
+	var held sync.WaitGroup
+	held.Go(func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return // the listener was closed
+			}
+			conns = append(conns, c)
+		}
+	})
+	tb.Cleanup(func() {
+		l.Close()
+		held.Wait()
+	})
+	return l.Addr().String()
+}
 
 // ModuleRoot returns the repository root (the folder whose go.mod declares
 // this module), found from the working directory, which `go test` sets to

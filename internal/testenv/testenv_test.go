@@ -1,7 +1,10 @@
 package testenv
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,11 +95,18 @@ func TestBuildBinary(t *testing.T) {
 type stopRecorder struct {
 	testing.TB
 	skipped, failed bool
+	msg             string
 }
 
-func (r *stopRecorder) Helper()      {}
-func (r *stopRecorder) Fatal(...any) { r.failed = true; runtime.Goexit() }
-func (r *stopRecorder) Skip(...any)  { r.skipped = true; runtime.Goexit() }
+func (r *stopRecorder) Helper() {}
+func (r *stopRecorder) Fatal(args ...any) {
+	r.failed, r.msg = true, fmt.Sprint(args...)
+	runtime.Goexit()
+}
+func (r *stopRecorder) Skip(args ...any) {
+	r.skipped, r.msg = true, fmt.Sprint(args...)
+	runtime.Goexit()
+}
 
 // run calls helper with the recorder on a goroutine of its own, as a test
 // runs on its own goroutine.
@@ -111,9 +121,13 @@ func (r *stopRecorder) run(helper func(testing.TB)) {
 
 // Under CI nothing skips: what would skip on a developer machine fails.
 func TestNothingSkipsUnderCI(t *testing.T) {
-	helpers := map[string]func(testing.TB){
-		"SkipUnlessCI":           func(tb testing.TB) { SkipUnlessCI(tb, "no %s here", "thing") },
-		"RequireTool of nothing": func(tb testing.TB) { RequireTool(tb, "no-such-tool-for-testenv") },
+	helpers := map[string]struct {
+		stop    func(testing.TB)
+		wantMsg string // what the skip or failure must say
+	}{
+		"SkipUnlessCI": {func(tb testing.TB) { SkipUnlessCI(tb, "no %s here", "thing") }, "no thing here"},
+		"RequireTool of nothing": {func(tb testing.TB) { RequireTool(tb, "no-such-tool-for-testenv") },
+			"no-such-tool-for-testenv not found on PATH or in /usr/sbin, /usr/bin: run `bash ci/install-deps.sh`"},
 	}
 	for name, helper := range helpers {
 		for _, tc := range []struct {
@@ -123,14 +137,60 @@ func TestNothingSkipsUnderCI(t *testing.T) {
 			t.Run(name+" CI="+tc.ci, func(t *testing.T) {
 				t.Setenv("CI", tc.ci)
 				r := &stopRecorder{}
-				r.run(helper)
+				r.run(helper.stop)
 				if r.failed != tc.wantFail || r.skipped == tc.wantFail {
 					t.Fatalf("failed %v skipped %v, want failed %v", r.failed, r.skipped, tc.wantFail)
+				}
+				if !strings.Contains(r.msg, helper.wantMsg) {
+					t.Errorf("message %q, want it to say %q", r.msg, helper.wantMsg)
 				}
 			})
 		}
 	}
 	if p := RequireTool(t, "sh"); p == "" {
 		t.Fatal("RequireTool(sh) found nothing")
+	}
+}
+
+// SilentServer holds connections open without answering while the test
+// runs (a client times out, it does not see a close), and closes them and
+// stops listening when the test ends.
+func TestSilentServer(t *testing.T) {
+	var (
+		addr string
+		held net.Conn
+	)
+	t.Run("while the test runs", func(t *testing.T) {
+		addr = SilentServer(t)
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = c
+		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: silent\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		var ne net.Error
+		if n, err := c.Read(make([]byte, 1)); !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("read %d bytes, %v; want a timeout: no answer and no close", n, err)
+		}
+		client := &http.Client{Timeout: 300 * time.Millisecond}
+		if resp, err := client.Get("http://" + addr + "/"); !errors.As(err, &ne) || !ne.Timeout() {
+			if err == nil {
+				resp.Body.Close()
+			}
+			t.Fatalf("HTTP GET: %v, want the client's timeout", err)
+		}
+	})
+	defer held.Close()
+	_ = held.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var ne net.Error
+	if _, err := held.Read(make([]byte, 1)); err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Errorf("held connection after the test: read err %v, want it closed", err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections after the test", addr)
 	}
 }

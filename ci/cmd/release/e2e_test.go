@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	osexec "os/exec"
 	"strings"
@@ -40,7 +37,13 @@ func TestReplayIncident(t *testing.T) {
 		err := run(ctx, append([]string{"release"}, args...), getenv, &out, &out)
 		return out.String(), err
 	}
-	a := lowAddrs(t, 8)
+	// Ports below the ephemeral range (see testenv.FreeAddr): the canary
+	// binds its port a minute after it was picked, while the load, HAProxy
+	// and Prometheus open thousands of outgoing connections.
+	var a []string
+	for range 8 {
+		a = append(a, testenv.FreeAddr(t))
+	}
 	upArgs := []string{"stack", "up", "--state", state, "--version", "v1",
 		"--proxy-addr", a[0],
 		"--haproxy-metrics-addr", a[1],
@@ -128,34 +131,6 @@ func TestRecursionGuard(t *testing.T) {
 	if !strings.Contains(string(out), "--- SKIP: TestReplayIncident") || !strings.Contains(string(out), "v9-guard") {
 		t.Fatalf("TestReplayIncident inside the test stage of v9-guard did not skip for it:\n%s", out)
 	}
-}
-
-// lowAddrs returns n distinct free loopback addresses whose ports lie below
-// Linux's ephemeral range (32768 and up). A port from testenv.FreeAddr is an
-// ephemeral one: between the moment it is picked and the moment the canary
-// binds it a minute later, one of the thousands of outgoing connections of
-// the load, HAProxy or Prometheus can take it as its local port.
-func lowAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	seen := map[string]bool{}
-	var out []string
-	for tries := 0; len(out) < n; tries++ {
-		if tries > 1000 {
-			t.Fatal("no free loopback ports in 20000-31999")
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
-		if seen[addr] {
-			continue
-		}
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		l.Close()
-		seen[addr] = true
-		out = append(out, addr)
-	}
-	return out
 }
 
 func lastBytes(s string, n int) string {

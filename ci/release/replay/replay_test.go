@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/obsshort/shortener/internal/testenv"
 )
 
 func TestLabel(t *testing.T) {
@@ -53,28 +55,9 @@ func TestStatDelta(t *testing.T) {
 // and never answers fails the read after getTimeout, not never.
 func TestGetLinesHasADeadline(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	held := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			held <- c // never answered
-		}
-	}()
-	defer func() {
-		for len(held) > 0 {
-			(<-held).Close()
-		}
-	}()
+	silent := testenv.SilentServer(t)
 	t0 := time.Now()
-	_, err = getLines(context.Background(), "http://"+l.Addr().String()+"/metrics")
+	_, err := getLines(context.Background(), "http://"+silent+"/metrics")
 	took := time.Since(t0)
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
