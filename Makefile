@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/obsshort/shortener/telemetry.Version=$(VERSION) -X github.com/obsshort/shortener/telemetry.Revision=$(REVISION)
 BIN := bin
 
-.PHONY: run build deps lint test test-go bench fuzz soak stack stack-down stack-status release replay-incident release-bin release-rollback
+.PHONY: run build deps lint test test-go bench fuzz soak stack stack-down stack-status release replay-incident release-bin release-rollback image
 
 ## run: build and start the service on its embedded default (./data/shortener.db)
 run:
@@ -17,6 +17,12 @@ run:
 ## build: compile the commands into ./bin
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./app/cmd/... ./ci/cmd/...
+
+## image: OCI images of the shortener and the gate, no daemon needed: deploy/out/oci (OCI layout) and deploy/out/<name>.tar (docker load); same commit, same digest
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+PLATFORM ?= linux/amd64
+image:
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./deploy/cmd/image --version $(VERSION) --revision $(REVISION) --platform $(PLATFORM) --out deploy/out
 
 ## deps: install the Debian packages the tests use (prometheus, haproxy, chromium, ...)
 deps:

@@ -39,6 +39,10 @@ func RegisterBuildInfo(reg prometheus.Registerer) (version, revision string) {
 	return version, revision
 }
 
+// BuildVersion is the version and revision this binary reports, resolved
+// as RegisterBuildInfo describes (for --version).
+func BuildVersion() (version, revision string) { return buildVersion() }
+
 // buildVersion resolves the version and revision as RegisterBuildInfo
 // describes.
 func buildVersion() (version, revision string) {

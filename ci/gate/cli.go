@@ -35,6 +35,8 @@ commands:
   analyze     compare canary against baseline in Prometheus; exit 0 pass, 1 fail, 2 inconclusive, 3 usage
   preflight   block a deploy (exit 2) while an SLO alert fires or the error budget is spent
   simulate    run the decision engine on simulated traffic and print its error rates
+  serve       judge canaries for Argo Rollouts (Web provider) and Flagger (webhooks) over HTTP
+  version     print the version
 
 run "gate <command> -h" for the flags of a command.
 `
@@ -54,6 +56,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runPreflight(ctx, rest, getenv, stdout, stderr)
 	case "simulate":
 		return runSimulate(rest, stdout, stderr)
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		return printVersion(stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return ExitPass

@@ -75,6 +75,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		version, revision := telemetry.BuildVersion()
+		_, err := fmt.Fprintf(stdout, "shortener %s (revision %s, %s)\n", version, revision, runtime.Version())
+		return err
+	}
 	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
 		return err
