@@ -274,7 +274,10 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) error {
 	if exists {
 		return nil
 	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	// FILE_COPY (PostgreSQL 15+) copies the template's files instead of
+	// writing them all to the WAL: several times faster for the many small
+	// databases tests make.
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" STRATEGY FILE_COPY"); err != nil {
 		return fmt.Errorf("create database %s: %w", name, err)
 	}
 	return nil
