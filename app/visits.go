@@ -14,7 +14,7 @@ type VisitCounter struct {
 	onFlush func(visits int, err error)
 	logger  *slog.Logger
 
-	batch  int // links per store write; 0: the whole flush at once
+	batch int // links per store write; 0: the whole flush at once
 
 	mu     sync.Mutex
 	counts map[string]int64

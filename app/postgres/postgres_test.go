@@ -11,7 +11,6 @@ import (
 	"github.com/obsshort/shortener/internal/pgtest"
 )
 
-
 // MustOpen opens a store on a fresh database of the test server.
 func MustOpen(tb testing.TB, opt postgres.Options) (*postgres.DB, string) {
 	tb.Helper()

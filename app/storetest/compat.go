@@ -68,7 +68,7 @@ func RunCompat(t *testing.T, c Compat) {
 	previousOnExpanded := func(t *testing.T, extra []migration.Step) (prev, cur app.LinkStore) {
 		db := c.Fresh(t)
 		prev = c.OpenPrevious(t, db, prevSteps, released.Queries) // the release in production made the schema
-		cur = c.OpenCurrent(t, db, extra)                          // a canary of this build starts
+		cur = c.OpenCurrent(t, db, extra)                         // a canary of this build starts
 		return prev, cur
 	}
 

@@ -38,7 +38,9 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintf(stdout, "Applies the expand steps (every start does too) and shows the schema's state.\n")
 			fmt.Fprintf(stdout, "--contract also applies the contract steps: run it after a release is promoted,\n")
 			fmt.Fprintf(stdout, "once no process of the previous release uses the database.\n\n")
-			fs.VisitAll(func(f *flag.Flag) { fmt.Fprintf(stdout, "  --%s (default %q)\n      %s\n", f.Name, f.DefValue, f.Usage) })
+			fs.VisitAll(func(f *flag.Flag) {
+				fmt.Fprintf(stdout, "  --%s (default %q)\n      %s\n", f.Name, f.DefValue, f.Usage)
+			})
 			return errHelp
 		}
 		return fmt.Errorf("migrate: %w (see shortener migrate --help)", err)
