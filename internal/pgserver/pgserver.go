@@ -228,9 +228,9 @@ func (s *Server) URL(db string) string {
 // Env is what a client process needs besides the URL: the password.
 func (s *Server) Env() []string { return []string{"PGPASSWORD=" + s.Password} }
 
-// connect opens one connection to db as the superuser, the password given
+// Connect opens one connection to db as the superuser, the password given
 // in the config, not through the environment.
-func (s *Server) connect(ctx context.Context, db string) (*pgx.Conn, error) {
+func (s *Server) Connect(ctx context.Context, db string) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(s.URL(db))
 	if err != nil {
 		return nil, err
@@ -248,7 +248,7 @@ func (s *Server) WaitReady(ctx context.Context, timeout time.Duration) error {
 		if s.proc != nil && s.proc.Exited() {
 			return s.proc.Dead()
 		}
-		conn, err := s.connect(ctx, "postgres")
+		conn, err := s.Connect(ctx, "postgres")
 		if err == nil {
 			return conn.Close(ctx)
 		}
@@ -262,7 +262,7 @@ func (s *Server) WaitReady(ctx context.Context, timeout time.Duration) error {
 
 // CreateDatabase creates database name unless it exists.
 func (s *Server) CreateDatabase(ctx context.Context, name string) error {
-	conn, err := s.connect(ctx, "postgres")
+	conn, err := s.Connect(ctx, "postgres")
 	if err != nil {
 		return fmt.Errorf("create database %s: %w", name, err)
 	}
@@ -286,7 +286,7 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) error {
 // Exec runs statements in db as the superuser (tests use it to look at or
 // break things the store would not do itself).
 func (s *Server) Exec(ctx context.Context, db, sql string, args ...any) error {
-	conn, err := s.connect(ctx, db)
+	conn, err := s.Connect(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (s *Server) Exec(ctx context.Context, db, sql string, args ...any) error {
 
 // QueryInt runs a query returning one integer in db.
 func (s *Server) QueryInt(ctx context.Context, db, sql string, args ...any) (int64, error) {
-	conn, err := s.connect(ctx, db)
+	conn, err := s.Connect(ctx, db)
 	if err != nil {
 		return 0, err
 	}

@@ -55,6 +55,12 @@ func Server(tb testing.TB) *pgserver.Server {
 	defer mu.Unlock()
 	if shared == nil && startErr == nil {
 		shared, startErr = start(tb)
+		if startErr == nil {
+			// In-process stores read the password as a real deployment
+			// does, from the environment (pgx honours PGPASSWORD); the
+			// URL never holds it.
+			os.Setenv("PGPASSWORD", shared.Password)
+		}
 	}
 	if startErr != nil {
 		if _, err := pgserver.FindBin(); err != nil {
@@ -63,6 +69,26 @@ func Server(tb testing.TB) *pgserver.Server {
 		tb.Fatalf("start postgres: %v", startErr)
 	}
 	return shared
+}
+
+// Dedicated starts a server for this test alone (one that the test may
+// stop, restart or break), stopped and removed when the test ends.
+func Dedicated(tb testing.TB) *pgserver.Server {
+	tb.Helper()
+	if _, err := pgserver.FindBin(); err != nil {
+		testenv.SkipUnlessCI(tb, "%v", err)
+	}
+	s, err := start(tb)
+	if err != nil {
+		tb.Fatalf("start postgres: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Stop(context.Background()); err != nil {
+			tb.Log(err)
+		}
+		os.RemoveAll(s.Dir)
+	})
+	return s
 }
 
 func start(tb testing.TB) (*pgserver.Server, error) {
@@ -89,9 +115,6 @@ func start(tb testing.TB) (*pgserver.Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	// In-process stores read the password as a real deployment does, from
-	// the environment (pgx honours PGPASSWORD); the URL never holds it.
-	os.Setenv("PGPASSWORD", s.Password)
 	return s, nil
 }
 
