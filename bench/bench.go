@@ -70,6 +70,7 @@ type harness struct {
 	procs      []*launch.Process
 	wrk        *wrkRunner
 	sink       *otlpSink
+	pg         *pgBench
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -116,6 +117,24 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 
+	// PostgreSQL and the cache-miss runs: the same 10k links in a
+	// PostgreSQL database, and a SQLite file for the SQLite miss run.
+	if err := h.startPostgres(ctx); err != nil {
+		return nil, err
+	}
+	pgSmall, err := h.fillPostgres(ctx, "small", cfg.SmallLinks)
+	if err != nil {
+		return nil, err
+	}
+	pgMissDB, err := h.fillPostgres(ctx, "miss", cfg.SmallLinks)
+	if err != nil {
+		return nil, err
+	}
+	missDB := filepath.Join(dir, "small-miss.db")
+	if _, err := fillDB(ctx, missDB, cfg.SmallLinks); err != nil {
+		return nil, err
+	}
+
 	if h.sink, err = startSink(); err != nil {
 		return nil, err
 	}
@@ -140,7 +159,20 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	// same as in the 10k runs (uniform over all 1M mostly measures cache
 	// misses, since the default cache holds 100k links).
 	bigHot := &server{name: "shortener-full-1M-hot", p: big.p, url: big.url, admin: big.admin, links: cfg.SmallLinks}
-	servers := []*server{base, full, off, big, bigHot}
+	pgFull, err := h.startShortener(ctx, "shortener-pg-10k", pgSmall, cfg.SmallLinks, true)
+	if err != nil {
+		return nil, err
+	}
+	// A one-entry cache: nearly every redirect reads the store.
+	sqliteMiss, err := h.startShortener(ctx, "shortener-sqlite-miss", missDB, cfg.SmallLinks, true, "--cache-size", "1")
+	if err != nil {
+		return nil, err
+	}
+	pgMiss, err := h.startShortener(ctx, "shortener-pg-miss", pgMissDB, cfg.SmallLinks, true, "--cache-size", "1")
+	if err != nil {
+		return nil, err
+	}
+	servers := []*server{base, full, off, big, bigHot, pgFull, sqliteMiss, pgMiss}
 	if cfg.Compare != "" {
 		db := filepath.Join(dir, "small-compare.db")
 		if _, err := fillDB(ctx, db, cfg.SmallLinks); err != nil {
@@ -212,9 +244,24 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 
-	if rep.Creates, err = h.measureCreates(ctx); err != nil {
+	if rep.Creates, err = h.measureCreates(ctx, "shortener-creates", filepath.Join(h.dir, "creates.db")); err != nil {
 		return nil, err
 	}
+	pgCreates, err := h.fillPostgres(ctx, "creates", 0)
+	if err != nil {
+		return nil, err
+	}
+	if rep.PGCreates, err = h.measureCreates(ctx, "shortener-pg-creates", pgCreates); err != nil {
+		return nil, err
+	}
+	if _, err := h.fillPostgres(ctx, "pgbench", 0); err != nil {
+		return nil, err
+	}
+	h.logf("pgbench: the store's INSERT, %d connections, %s", cfg.CreateClients, cfg.Duration)
+	if rep.PGBenchTPS, err = h.pgbenchInserts(ctx, "pgbench", cfg.CreateClients, cfg.Duration); err != nil {
+		return nil, err
+	}
+	h.logf("  %.0f inserts/s", rep.PGBenchTPS)
 	rep.Setup = append(rep.Setup, fmt.Sprintf("OTLP sink received %d export requests (%s of spans) during the run", h.sink.requests.Load(), mib(h.sink.bytes.Load())))
 	rep.Notes = append(rep.Notes, "load average (1 min) at start "+loadStart+", at end "+loadAvg()+" on "+strconv.Itoa(runtime.NumCPU())+" CPUs: other work on the machine shares the cores, which the ratios to the baseline absorb only partly")
 	if lb := rep.Latency["baseline"]; lb.Achieved < 0.95*float64(cfg.Rate) || lb.Errors > 0 {
@@ -238,4 +285,5 @@ func (h *harness) cleanup() {
 	if h.sink != nil {
 		h.sink.close()
 	}
+	h.stopPostgres()
 }

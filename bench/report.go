@@ -20,6 +20,11 @@ type Report struct {
 	Rounds  []RoundResult            `json:"rounds"`
 	Latency map[string]latencyResult `json:"latency"`
 	Creates createResult             `json:"creates"`
+	// PGCreates is the same durable creation run on PostgreSQL, and
+	// PGBenchTPS what pgbench gets with the store's INSERT at the same
+	// concurrency on the same server.
+	PGCreates  createResult `json:"creates_postgres"`
+	PGBenchTPS float64      `json:"pgbench_insert_tps"`
 	Notes   []string                 `json:"notes,omitempty"`
 }
 

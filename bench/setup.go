@@ -41,6 +41,7 @@ func (h *harness) setup(rep *Report) error {
 		"shortener flags: --rate-limit 0 (the default limiter answers 429 to one client), default --log-level info with stdout (one JSON access-log line per request) to /dev/null, the service's defaults for --cache-size, --cache-ttl and --db-readers",
 		"full telemetry: Prometheus metrics with exemplars, tracing with the service's default sampler (parentbased_traceidratio 0.1 unless -trace-sampler says otherwise) exported over OTLP/HTTP to an in-harness sink on /v1/traces that answers 200 and drops the data",
 		fmt.Sprintf("durable creation: %d concurrent keep-alive clients POST /api/v1/links for %s; the server is killed with SIGKILL at the end of the window while requests are in flight, restarted, and every code acknowledged with 201 is requested again and must redirect to its URL", cfg.CreateClients, cfg.Duration),
+		fmt.Sprintf("PostgreSQL: the Debian package's server started by the harness as shipped (fsync and synchronous_commit on, shared_buffers 128MB), pinned to the servers' CPU; the shortener uses its defaults (--db-pool 10). Durable creations are measured as above and compared with pgbench -M prepared -c %d -j 1 -T %s (pinned with the load generators) running the store's own INSERT on an empty database of the same server; warm redirects and the cache-miss runs (--cache-size 1, so nearly every redirect reads the store) are compared with SQLite in the same rounds", cfg.CreateClients, cfg.Duration),
 	)
 	return nil
 }

@@ -47,6 +47,8 @@ type Server struct {
 	RunAs *user.User
 	// Settings are extra `-c name=value` settings (fsync=off for tests).
 	Settings []string
+	// CPUs, if set, pins the server (taskset -c) as the benchmark does.
+	CPUs string
 
 	proc *launch.Process
 }
@@ -188,7 +190,7 @@ func (s *Server) Start(ctx context.Context, logFile string) error {
 	if err != nil {
 		return err
 	}
-	p, err := launch.Start(launch.Spec{Name: "postgres " + s.Addr, Path: argv[0], Args: argv[1:], Dir: s.Dir, LogFile: logFile})
+	p, err := launch.Start(launch.Spec{Name: "postgres " + s.Addr, Path: argv[0], Args: argv[1:], Dir: s.Dir, LogFile: logFile, CPUs: s.CPUs})
 	if err != nil {
 		return err
 	}
@@ -227,6 +229,10 @@ func (s *Server) URL(db string) string {
 
 // Env is what a client process needs besides the URL: the password.
 func (s *Server) Env() []string { return []string{"PGPASSWORD=" + s.Password} }
+
+// Tool returns the path of a client program of this server's version
+// (pgbench, psql).
+func (s *Server) Tool(name string) string { return filepath.Join(s.Bin, name) }
 
 // Connect opens one connection to db as the superuser, the password given
 // in the config, not through the environment.
