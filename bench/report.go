@@ -25,7 +25,7 @@ type Report struct {
 	// concurrency on the same server.
 	PGCreates  createResult `json:"creates_postgres"`
 	PGBenchTPS float64      `json:"pgbench_insert_tps"`
-	Notes   []string                 `json:"notes,omitempty"`
+	Notes      []string     `json:"notes,omitempty"`
 }
 
 // Machine describes where the run happened.
