@@ -172,7 +172,10 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	servers := []*server{base, full, off, big, bigHot, pgFull, sqliteMiss, pgMiss}
+	// Pairs compared with each other run one after the other in a round
+	// (full and pg-10k, sqlite-miss and pg-miss), so that load from
+	// elsewhere on the machine hits both alike.
+	servers := []*server{base, full, pgFull, off, big, bigHot, sqliteMiss, pgMiss}
 	if cfg.Compare != "" {
 		db := filepath.Join(dir, "small-compare.db")
 		if _, err := fillDB(ctx, db, cfg.SmallLinks); err != nil {
