@@ -15,6 +15,16 @@ type WriteProber interface {
 	ProbeWrite(ctx context.Context) error
 }
 
+// NotWritable is the error a WriteProber returns for a refused probe: for
+// an EUNAVAILABLE error only its message, in words (the driver detail is
+// not for the admin page); any other error wrapped.
+func NotWritable(err error) error {
+	if ErrorCode(err) == EUNAVAILABLE {
+		return fmt.Errorf("database not writable: %s", ErrorMessage(err))
+	}
+	return fmt.Errorf("database not writable: %w", err)
+}
+
 // WriteStatus is what the last write probe or watched write said.
 type WriteStatus struct {
 	Checked time.Time // zero: nothing has been learnt yet

@@ -211,3 +211,13 @@ func Verify(steps []Step, applied map[string]Kind) error {
 	}
 	return nil
 }
+
+// Versions returns the versions of applied steps in order.
+func Versions(applied map[string]Kind) []string {
+	out := make([]string, 0, len(applied))
+	for v := range applied {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}

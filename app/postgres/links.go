@@ -208,12 +208,7 @@ func (db *DB) ProbeWrite(ctx context.Context) error {
 	bctx, cancel := db.bound(ctx)
 	defer cancel()
 	if _, err := db.pool.Exec(bctx, db.q.Probe, []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
-		err = db.fail(ctx, "write probe", err)
-		if app.ErrorCode(err) == app.EUNAVAILABLE {
-			// Say why in words; the driver detail is not for the admin page.
-			return fmt.Errorf("database not writable: %s", app.ErrorMessage(err))
-		}
-		return fmt.Errorf("database not writable: %w", err)
+		return app.NotWritable(db.fail(ctx, "write probe", err))
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -267,12 +266,7 @@ func (db *DB) Migrations(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(applied))
-	for v := range applied {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out, nil
+	return migration.Versions(applied), nil
 }
 
 // OtherClients returns the application_name of every other client

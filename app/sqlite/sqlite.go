@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -264,12 +263,7 @@ func (db *DB) Migrations(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(applied))
-	for v := range applied {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out, nil
+	return migration.Versions(applied), nil
 }
 
 // applied returns the recorded versions with their kinds.
@@ -424,12 +418,7 @@ func (db *DB) Ready(ctx context.Context) error {
 // which appends one page to the WAL.
 func (db *DB) ProbeWrite(ctx context.Context) error {
 	if _, err := db.writer.ExecContext(ctx, db.q.Probe, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-		err = classify(err)
-		if app.ErrorCode(err) == app.EUNAVAILABLE {
-			// Say why in words; the driver detail is not for the admin page.
-			return fmt.Errorf("database not writable: %s", app.ErrorMessage(err))
-		}
-		return fmt.Errorf("database not writable: %w", err)
+		return app.NotWritable(classify(err))
 	}
 	return nil
 }
