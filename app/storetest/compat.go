@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/obsshort/shortener/app"
@@ -44,7 +46,7 @@ var breaking = migration.Step{Version: "9999_breaking_example", Kind: migration.
 // after its own contract steps.
 func RunCompat(t *testing.T, c Compat) {
 	if c.Update {
-		snap, err := Snapshot(c.Steps, c.Queries)
+		snap, err := Snapshot(c.Steps, c.Queries, headRevision(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,4 +99,13 @@ func RunCompat(t *testing.T, c Compat) {
 			return c.Contract(t, db)
 		})
 	})
+}
+
+// headRevision is the commit checked out, for a snapshot of this build.
+func headRevision(t *testing.T) string {
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse HEAD (the snapshot records the release's commit): %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }

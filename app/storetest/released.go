@@ -24,7 +24,11 @@ import (
 // Refresh it (the store's test flag -update-released) when a release is
 // promoted: it then becomes the release the next canary must not break.
 type Released struct {
-	Note       string          `json:"note"`
+	Note string `json:"note"`
+	// Revision is the commit the previous release was built from, when
+	// known: app/faulttest builds it and runs the real binary beside this
+	// build's on one database.
+	Revision   string          `json:"revision,omitempty"`
 	Migrations []ReleasedStep  `json:"migrations"`
 	Queries    json.RawMessage `json:"queries"`
 }
@@ -41,15 +45,16 @@ func hash(sql string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Snapshot describes this build as a release.
-func Snapshot(steps []migration.Step, queries any) (Released, error) {
+// Snapshot describes this build, made from commit revision, as a release.
+func Snapshot(steps []migration.Step, queries any, revision string) (Released, error) {
 	q, err := json.MarshalIndent(queries, "  ", "  ")
 	if err != nil {
 		return Released{}, err
 	}
 	r := Released{
-		Note:    "The previous release's schema contract: written by `go test -run Released -update-released` when a release is promoted; see README (Storage).",
-		Queries: q,
+		Note:     "The previous release's schema contract: written by `go test -run Released -update-released` when a release is promoted; see README (Storage).",
+		Revision: revision,
+		Queries:  q,
 	}
 	for _, s := range steps {
 		r.Migrations = append(r.Migrations, ReleasedStep{Version: s.Version, Kind: s.Kind, SHA256: hash(s.SQL)})
