@@ -214,7 +214,10 @@ func (c *GuardedCache) follow(ctx context.Context, o WatchOptions, tr *changeTra
 			tr.last = seq
 		}
 	}
+	up := false // listening now
+	failed := false // the last attempt failed without listening
 	listening := func() {
+		up = true
 		if o.OnFeed != nil {
 			o.OnFeed(true)
 		}
@@ -229,15 +232,20 @@ func (c *GuardedCache) follow(ctx context.Context, o WatchOptions, tr *changeTra
 	for {
 		start := time.Now()
 		err := o.Feed.ListenChanges(ctx, listening, changed)
-		if o.OnFeed != nil {
+		wasUp := up
+		up = false
+		if wasUp && o.OnFeed != nil {
 			o.OnFeed(false)
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		if o.OnError != nil && err != nil {
+		// Said once per outage: a server that stays down fails every
+		// reconnection, and each would say the same.
+		if o.OnError != nil && err != nil && (wasUp || !failed) {
 			o.OnError(err)
 		}
+		failed = !wasUp
 		if time.Since(start) > time.Minute {
 			pause = 50 * time.Millisecond // it ran a while: the server is back
 		}

@@ -191,14 +191,23 @@ func (db *DB) ChangeSeq(ctx context.Context) (int64, error) {
 func (db *DB) Ready(ctx context.Context) error {
 	bctx, cancel := db.bound(ctx)
 	defer cancel()
+	// The caller is a health check with a deadline of its own: a server
+	// (or a pool) too busy to answer within it is not reachable now, not
+	// a failed check of the schema.
+	slow := func(err error) error {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w (%v)", app.Errorf(app.EUNAVAILABLE, "the database did not answer in time"), err)
+		}
+		return err
+	}
 	conn, err := db.pool.Acquire(bctx)
 	if err != nil {
-		return fmt.Errorf("database not readable: %w", db.fail(ctx, "connect", err))
+		return fmt.Errorf("database not readable: %w", slow(db.fail(ctx, "connect", err)))
 	}
 	defer conn.Release()
 	applied, err := db.appliedOn(bctx, conn)
 	if err != nil {
-		return fmt.Errorf("database not readable: %w", err)
+		return fmt.Errorf("database not readable: %w", slow(err))
 	}
 	return migration.Verify(db.steps, applied)
 }

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -172,8 +173,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cache := app.NewGuardedCache(lruCache)
 	flushDone.Go(func() {
+		// A database that is down fails every check: say so once a minute
+		// (the poll and the feed both report here).
+		var lastWarn atomic.Int64
 		cache.WatchWith(flushCtx, db, watchOptions(db, cfg.CacheTTL/2, func(err error) {
-			logger.Warn("link change check failed", "err", err)
+			now, last := time.Now().UnixNano(), lastWarn.Load()
+			if now-last >= int64(time.Minute) && lastWarn.CompareAndSwap(last, now) {
+				logger.Warn("link change check failed (said at most once a minute)", "err", err)
+			}
 		}, func(listening bool) {
 			if listening {
 				logger.Info("listening for link changes")
