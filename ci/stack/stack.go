@@ -63,6 +63,9 @@ func (c Config) Up(ctx context.Context, opt UpOptions, out io.Writer) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if err := c.checkStoreChange(); err != nil {
+		return err
+	}
 	for _, d := range []string{"run", "logs", "data", "targets", "prometheus", "pushgateway", "haproxy", "releases"} {
 		if err := os.MkdirAll(c.path(d), 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", c.path(d), err)
@@ -90,6 +93,9 @@ func (c Config) Up(ctx context.Context, opt UpOptions, out io.Writer) error {
 		inst.Replicas = c.StableReplicas()
 		dep.Stable = &inst
 	}
+	// The stable runs as many replicas as the config says (a stack moved
+	// to PostgreSQL grows from one to three).
+	dep.Stable.Replicas = c.StableReplicas()
 	// A canary recorded by an interrupted release is not restarted: the
 	// pipeline that started it is gone, so stable serves alone again.
 	if dep.Canary != nil {
@@ -336,5 +342,33 @@ func (c Config) Status(ctx context.Context, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "logs           %s\n", c.path("logs"))
+	return nil
+}
+
+// checkStoreChange refuses to switch the store of a stack whose app
+// instances run: they would keep the old store while new replicas used the
+// new one. After `down` the switch is fine (links stay in the old store;
+// the new one starts empty).
+func (c Config) checkStoreChange() error {
+	saved, err := LoadConfig(c.StateDir)
+	if err != nil {
+		return nil // a new stack
+	}
+	norm := func(s string) string {
+		if s == "" {
+			return StoreSQLite
+		}
+		return s
+	}
+	if norm(saved.Store) == norm(c.Store) {
+		return nil
+	}
+	for _, s := range saved.Slots {
+		for _, p := range saved.slotProcs(s, "") {
+			if pid, ok := saved.running(p); ok {
+				return fmt.Errorf("the stack in %s runs on %s (%s, pid %d): stop it first (make stack-down; its data stays) to start it on %s", c.StateDir, norm(saved.Store), p.name, pid, norm(c.Store))
+			}
+		}
+	}
 	return nil
 }
