@@ -250,21 +250,9 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if rep.Creates, err = h.measureCreates(ctx, "shortener-creates", filepath.Join(h.dir, "creates.db")); err != nil {
 		return nil, err
 	}
-	pgCreates, err := h.fillPostgres(ctx, "creates", 0)
-	if err != nil {
+	if err := h.comparePGCreates(ctx, rep); err != nil {
 		return nil, err
 	}
-	if rep.PGCreates, err = h.measureCreates(ctx, "shortener-pg-creates", pgCreates); err != nil {
-		return nil, err
-	}
-	if _, err := h.fillPostgres(ctx, "pgbench", 0); err != nil {
-		return nil, err
-	}
-	h.logf("pgbench: the store's INSERT, %d connections, %s", cfg.CreateClients, cfg.Duration)
-	if rep.PGBenchTPS, err = h.pgbenchInserts(ctx, "pgbench", cfg.CreateClients, cfg.Duration); err != nil {
-		return nil, err
-	}
-	h.logf("  %.0f inserts/s", rep.PGBenchTPS)
 	rep.Setup = append(rep.Setup, fmt.Sprintf("OTLP sink received %d export requests (%s of spans) during the run", h.sink.requests.Load(), mib(h.sink.bytes.Load())))
 	rep.Notes = append(rep.Notes, "load average (1 min) at start "+loadStart+", at end "+loadAvg()+" on "+strconv.Itoa(runtime.NumCPU())+" CPUs: other work on the machine shares the cores, which the ratios to the baseline absorb only partly")
 	if lb := rep.Latency["baseline"]; lb.Achieved < 0.95*float64(cfg.Rate) || lb.Errors > 0 {

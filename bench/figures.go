@@ -113,16 +113,21 @@ func postgresFigures(rep *Report, med func(string) float64, ratio func(num, den 
 	)
 	rps := func(v float64) string { return fmt.Sprintf("%.0f req/s", v) }
 	pc := rep.PGCreates
-	createRatio := 0.0
-	if rep.PGBenchTPS > 0 {
-		createRatio = pc.PerSec / rep.PGBenchTPS
+	var creates, tps, ratios []float64
+	for _, r := range rep.PGCreateRounds {
+		creates = append(creates, r.CreatesPerSec)
+		tps = append(tps, r.PGBenchTPS)
+		if r.PGBenchTPS > 0 {
+			ratios = append(ratios, r.CreatesPerSec/r.PGBenchTPS)
+		}
 	}
+	createRatio, pgbench, pgCreates := median(ratios), median(tps), median(creates)
 	warm := ratio(pgFull, full)
 	miss := ratio(pgMiss, sqliteMiss)
 	return []Figure{
-		{Key: "pgbench_insert_tps", Name: fmt.Sprintf("PostgreSQL: pgbench, the store's INSERT, %d connections (reference)", pc.Clients), Value: rep.PGBenchTPS, Unit: "1/s", Text: fmt.Sprintf("%.0f /s", rep.PGBenchTPS)},
-		{Key: "pg_creates_per_s", Name: fmt.Sprintf("PostgreSQL: durable link creations, %d clients", pc.Clients), Value: pc.PerSec, Unit: "1/s", Text: fmt.Sprintf("%.0f /s", pc.PerSec)},
-		{Key: "pg_creates_vs_pgbench", Name: "PostgreSQL: durable creations vs pgbench", Value: createRatio, Unit: "ratio", Text: fmt.Sprintf("%.2f", createRatio), Target: "≥ 0.70", Met: boolp(createRatio >= 0.70)},
+		{Key: "pgbench_insert_tps", Name: fmt.Sprintf("PostgreSQL: pgbench, the store's INSERT, %d connections (reference)", pc.Clients), Value: pgbench, Unit: "1/s", Text: fmt.Sprintf("%.0f /s", pgbench)},
+		{Key: "pg_creates_per_s", Name: fmt.Sprintf("PostgreSQL: durable link creations, %d clients", pc.Clients), Value: pgCreates, Unit: "1/s", Text: fmt.Sprintf("%.0f /s", pgCreates)},
+		{Key: "pg_creates_vs_pgbench", Name: "PostgreSQL: durable creations vs pgbench (median of rounds run back to back)", Value: createRatio, Unit: "ratio", Text: fmt.Sprintf("%.2f", createRatio), Target: "≥ 0.70", Met: boolp(createRatio >= 0.70)},
 		{Key: "pg_durable", Name: "PostgreSQL: acknowledged links resolving after kill -9 of the shortener", Value: float64(pc.Resolved), Unit: "links", Text: fmt.Sprintf("durable: %d/%d resolved", pc.Resolved, pc.Verified), Target: "all", Met: boolp(pc.Verified > 0 && pc.Resolved == pc.Verified)},
 		{Key: "pg_rps", Name: "PostgreSQL: redirects, cache warm, full telemetry, " + small + " links", Value: med(pgFull), Unit: "req/s", Text: rps(med(pgFull)), Ratio: ratio(pgFull, "baseline")},
 		{Key: "pg_vs_sqlite_warm", Name: "PostgreSQL vs SQLite redirects, cache warm", Value: warm, Unit: "ratio", Text: fmt.Sprintf("%.2f", warm), Target: "0.90 – 1.10", Met: boolp(warm >= 0.90 && warm <= 1.10)},

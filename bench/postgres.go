@@ -129,3 +129,54 @@ func (h *harness) pgbenchInserts(ctx context.Context, name string, clients int, 
 	}
 	return strconv.ParseFloat(string(m[1]), 64)
 }
+
+// comparePGCreates measures creations on PostgreSQL against pgbench in
+// rounds, each the shortener's clients for a measurement then pgbench's
+// for one, back to back, so that load from elsewhere on the machine hits
+// both alike; the ratio is the median of the rounds'. Then the durable
+// run (kill -9 and check) once on a fresh database.
+func (h *harness) comparePGCreates(ctx context.Context, rep *Report) error {
+	cfg := h.cfg
+	url, err := h.fillPostgres(ctx, "creates_rounds", 0)
+	if err != nil {
+		return err
+	}
+	if _, err := h.fillPostgres(ctx, "pgbench", 0); err != nil {
+		return err
+	}
+	s, err := h.startShortener(ctx, "shortener-pg-creates-rounds", url, 0, true)
+	if err != nil {
+		return err
+	}
+	for round := range cfg.Rounds {
+		acked, failures, took, err := createLoad(ctx, s.url, cfg.CreateClients, cfg.Duration)
+		if err != nil {
+			return err
+		}
+		if failures > 0 {
+			return fmt.Errorf("creates on PostgreSQL, round %d: %d failed", round+1, failures)
+		}
+		perSec := float64(len(acked)) / took.Seconds()
+		tps, err := h.pgbenchInserts(ctx, "pgbench", cfg.CreateClients, cfg.Duration)
+		if err != nil {
+			return err
+		}
+		h.logf("round %d/%d creates on PostgreSQL %.0f/s, pgbench %.0f/s (%.2f)", round+1, cfg.Rounds, perSec, tps, perSec/tps)
+		rep.PGCreateRounds = append(rep.PGCreateRounds, pgCreateRound{CreatesPerSec: perSec, PGBenchTPS: tps})
+	}
+	if err := stopServer(s.p); err != nil {
+		h.logf("%v", err)
+	}
+	durable, err := h.fillPostgres(ctx, "creates", 0)
+	if err != nil {
+		return err
+	}
+	rep.PGCreates, err = h.measureCreates(ctx, "shortener-pg-creates", durable)
+	return err
+}
+
+// pgCreateRound is one round of the creation comparison.
+type pgCreateRound struct {
+	CreatesPerSec float64 `json:"creates_per_second"`
+	PGBenchTPS    float64 `json:"pgbench_tps"`
+}

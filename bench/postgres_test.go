@@ -12,7 +12,8 @@ func TestPostgresFigures(t *testing.T) {
 		{"baseline": {RPS: 1000}, "shortener-full-10k": {RPS: 500}, "shortener-pg-10k": {RPS: 520}, "shortener-sqlite-miss": {RPS: 300}, "shortener-pg-miss": {RPS: 180}},
 		{"baseline": {RPS: 1000}, "shortener-full-10k": {RPS: 400}, "shortener-pg-10k": {RPS: 200}, "shortener-sqlite-miss": {RPS: 200}, "shortener-pg-miss": {RPS: 100}},
 	}
-	rep := &Report{Rounds: rounds, PGBenchTPS: 2000, PGCreates: createResult{Clients: 32, PerSec: 1300, Created: 13000, Verified: 13000, Resolved: 13000}}
+	rep := &Report{Rounds: rounds, PGCreates: createResult{Clients: 32, PerSec: 1300, Created: 13000, Verified: 13000, Resolved: 13000},
+		PGCreateRounds: []pgCreateRound{{1300, 2000}, {1000, 1000}, {600, 1200}}} // ratios 0.65, 1, 0.5
 	figs := figures(DefaultConfig(), rep, map[string]int64{"baseline": 1, "shortener-full-10k": 1, "shortener-full-1M": 1})
 	byKey := map[string]Figure{}
 	for _, f := range figs {

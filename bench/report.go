@@ -20,12 +20,12 @@ type Report struct {
 	Rounds  []RoundResult            `json:"rounds"`
 	Latency map[string]latencyResult `json:"latency"`
 	Creates createResult             `json:"creates"`
-	// PGCreates is the same durable creation run on PostgreSQL, and
-	// PGBenchTPS what pgbench gets with the store's INSERT at the same
-	// concurrency on the same server.
-	PGCreates  createResult `json:"creates_postgres"`
-	PGBenchTPS float64      `json:"pgbench_insert_tps"`
-	Notes      []string     `json:"notes,omitempty"`
+	// PGCreates is the durable creation run on PostgreSQL;
+	// PGCreateRounds compare creations with pgbench running the store's
+	// INSERT at the same concurrency on the same server, back to back.
+	PGCreates      createResult    `json:"creates_postgres"`
+	PGCreateRounds []pgCreateRound `json:"creates_postgres_vs_pgbench"`
+	Notes          []string        `json:"notes,omitempty"`
 }
 
 // Machine describes where the run happened.
