@@ -214,7 +214,7 @@ func (c *GuardedCache) follow(ctx context.Context, o WatchOptions, tr *changeTra
 			tr.last = seq
 		}
 	}
-	up := false // listening now
+	up := false     // listening now
 	failed := false // the last attempt failed without listening
 	listening := func() {
 		up = true
