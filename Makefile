@@ -58,7 +58,7 @@ bench:
 	@command -v wrk >/dev/null || bash ci/install-deps.sh
 	$(GO) run ./bench/cmd/benchharness
 
-## stack: start the local production stack (Prometheus, Pushgateway, HAProxy, stable app) under .state/stack; idempotent
+## stack: start the local production stack (Prometheus, Pushgateway, HAProxy, stable app) under .state/stack; idempotent; STORE=postgres: three stable replicas on one PostgreSQL
 # Built, not `go run`: the release exit code (0 promoted, 1 rolled back,
 # 2 blocked, 3 error) must reach make and CI unchanged.
 RELEASE := $(BIN)/release
@@ -66,7 +66,7 @@ release-bin:
 	@$(GO) build -o $(RELEASE) ./ci/cmd/release
 stack: release-bin
 	@bash ci/install-deps.sh >/dev/null
-	$(RELEASE) stack up
+	$(RELEASE) stack up $(if $(STORE),--store $(STORE))
 
 ## stack-down: stop the local stack (data stays in .state/stack)
 stack-down: release-bin

@@ -15,6 +15,16 @@ type WriteProber interface {
 	ProbeWrite(ctx context.Context) error
 }
 
+// NotWritable is the error a WriteProber returns for a refused probe: for
+// an EUNAVAILABLE error only its message, in words (the driver detail is
+// not for the admin page); any other error wrapped.
+func NotWritable(err error) error {
+	if ErrorCode(err) == EUNAVAILABLE {
+		return fmt.Errorf("database not writable: %s", ErrorMessage(err))
+	}
+	return fmt.Errorf("database not writable: %w", err)
+}
+
 // WriteStatus is what the last write probe or watched write said.
 type WriteStatus struct {
 	Checked time.Time // zero: nothing has been learnt yet
@@ -39,7 +49,25 @@ type StoreHealthOptions struct {
 	// OnWriteStatus, if set, hears every write status recorded, by a probe
 	// or a watched write (the shortener_store_writable gauge).
 	OnWriteStatus func(writable bool)
+	// ServeUnreachable keeps the process ready when the read check fails
+	// because the store cannot be reached (an EUNAVAILABLE error): right
+	// for a server every replica shares (PostgreSQL), where taking one
+	// replica out helps nobody and taking all out stops the redirects the
+	// caches still serve. The failure shows in Reachable instead.
+	ServeUnreachable bool
+	// OnReachable, if set, hears every read check's outcome (the
+	// shortener_store_reachable gauge).
+	OnReachable func(reachable bool)
 }
+
+// ReachStatus is what the last read check said about reaching the store.
+type ReachStatus struct {
+	Checked time.Time // zero: no check yet
+	Err     error     // why the store could not be reached; nil when it answered
+}
+
+// Reachable reports whether the last read check reached the store.
+func (r ReachStatus) Reachable() bool { return !r.Checked.IsZero() && r.Err == nil }
 
 // StoreHealth answers "can this process serve?" and "can the store take
 // writes?" separately, without letting callers cause database work:
@@ -68,6 +96,7 @@ type StoreHealth struct {
 
 	writeMu sync.RWMutex
 	write   WriteStatus
+	reach   ReachStatus // under writeMu
 }
 
 // NewStoreHealth checks readiness through store.Ready and write health
@@ -97,9 +126,30 @@ func (h *StoreHealth) Ready(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opt.Timeout)
 	defer cancel()
-	h.readyErr = h.store.Ready(cctx)
+	err := h.store.Ready(cctx)
+	reachErr := err
+	if ErrorCode(err) != EUNAVAILABLE {
+		reachErr = nil // it answered, whatever it said
+	}
+	h.writeMu.Lock()
+	h.reach = ReachStatus{Checked: now, Err: reachErr}
+	h.writeMu.Unlock()
+	if h.opt.OnReachable != nil {
+		h.opt.OnReachable(reachErr == nil)
+	}
+	if h.opt.ServeUnreachable && reachErr != nil {
+		err = nil
+	}
+	h.readyErr = err
 	h.readyAt, h.readyKnown = now, true
 	return h.readyErr
+}
+
+// Reachable returns the outcome of the last read check.
+func (h *StoreHealth) Reachable() ReachStatus {
+	h.writeMu.RLock()
+	defer h.writeMu.RUnlock()
+	return h.reach
 }
 
 // Writable returns the last write status recorded.
@@ -182,15 +232,15 @@ func (w *writeWatcher) AddVisits(ctx context.Context, counts map[string]int64) e
 	return err
 }
 
-// Run probes write health at once and then every interval until ctx ends.
+// Run probes write health, and checks readiness (so the reachability gauge
+// moves without a /readyz caller), at once and then every interval until
+// ctx ends.
 func (h *StoreHealth) Run(ctx context.Context, interval time.Duration) {
-	if h.prober == nil {
-		return
-	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		h.ProbeWrite(ctx)
+		h.Ready(ctx)
 		select {
 		case <-ctx.Done():
 			return

@@ -117,7 +117,7 @@ func TestStoreHealthWriteProbe(t *testing.T) {
 // gauge is current right after start, and stops with its context.
 func TestStoreHealthRunProbesAtOnce(t *testing.T) {
 	prober := proberFunc(func(context.Context) error { return nil })
-	h := app.NewStoreHealth(&mock.LinkStore{}, prober, app.StoreHealthOptions{})
+	h := app.NewStoreHealth(&mock.LinkStore{ReadyFn: func(context.Context) error { return nil }}, prober, app.StoreHealthOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { h.Run(ctx, time.Hour); close(done) }()

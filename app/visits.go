@@ -14,14 +14,21 @@ type VisitCounter struct {
 	onFlush func(visits int, err error)
 	logger  *slog.Logger
 
+	batch int // links per store write; 0: the whole flush at once
+
 	mu     sync.Mutex
 	counts map[string]int64
 }
 
+// SetBatchSize sets how many links one store write updates (default
+// flushChunk); 0 or less writes a whole flush at once, for a store that
+// takes it in one statement without holding others up (PostgreSQL).
+func (v *VisitCounter) SetBatchSize(n int) { v.batch = n }
+
 // NewVisitCounter returns a counter writing to store. onFlush, if set, is
 // called after each non-empty batch (for metrics).
 func NewVisitCounter(store LinkStore, logger *slog.Logger, onFlush func(visits int, err error)) *VisitCounter {
-	return &VisitCounter{store: store, logger: logger, onFlush: onFlush, counts: map[string]int64{}}
+	return &VisitCounter{store: store, logger: logger, onFlush: onFlush, batch: flushChunk, counts: map[string]int64{}}
 }
 
 // Add counts one visit.
@@ -64,16 +71,20 @@ func (v *VisitCounter) Flush(ctx context.Context) error {
 	}
 	var written int64
 	var err error
-	chunk := make(map[string]int64, min(flushChunk, len(batch)))
+	size := v.batch
+	if size <= 0 {
+		size = len(batch)
+	}
+	chunk := make(map[string]int64, min(size, len(batch)))
 	for code, n := range batch {
 		chunk[code] = n
-		if len(chunk) < flushChunk {
+		if len(chunk) < size {
 			continue
 		}
 		if err = v.writeChunk(ctx, chunk, batch, &written); err != nil {
 			break
 		}
-		chunk = make(map[string]int64, flushChunk)
+		chunk = make(map[string]int64, size)
 		// Sleep, not Gosched: a yielding goroutine is picked again before
 		// the network poller runs; an idle scheduler polls it at once.
 		select {

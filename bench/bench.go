@@ -72,6 +72,7 @@ type harness struct {
 	ports      freeport.Picker // the servers' addresses, never one twice
 	wrk        *wrkRunner
 	sink       *otlpSink
+	pg         *pgBench
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -118,6 +119,24 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 
+	// PostgreSQL and the cache-miss runs: the same 10k links in a
+	// PostgreSQL database, and a SQLite file for the SQLite miss run.
+	if err := h.startPostgres(ctx); err != nil {
+		return nil, err
+	}
+	pgSmall, err := h.fillPostgres(ctx, "small", cfg.SmallLinks)
+	if err != nil {
+		return nil, err
+	}
+	pgMissDB, err := h.fillPostgres(ctx, "miss", cfg.SmallLinks)
+	if err != nil {
+		return nil, err
+	}
+	missDB := filepath.Join(dir, "small-miss.db")
+	if _, err := fillDB(ctx, missDB, cfg.SmallLinks); err != nil {
+		return nil, err
+	}
+
 	if h.sink, err = startSink(); err != nil {
 		return nil, err
 	}
@@ -142,7 +161,23 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	// same as in the 10k runs (uniform over all 1M mostly measures cache
 	// misses, since the default cache holds 100k links).
 	bigHot := &server{name: "shortener-full-1M-hot", p: big.p, url: big.url, admin: big.admin, links: cfg.SmallLinks}
-	servers := []*server{base, full, off, big, bigHot}
+	pgFull, err := h.startShortener(ctx, "shortener-pg-10k", pgSmall, cfg.SmallLinks, true)
+	if err != nil {
+		return nil, err
+	}
+	// A one-entry cache: nearly every redirect reads the store.
+	sqliteMiss, err := h.startShortener(ctx, "shortener-sqlite-miss", missDB, cfg.SmallLinks, true, "--cache-size", "1")
+	if err != nil {
+		return nil, err
+	}
+	pgMiss, err := h.startShortener(ctx, "shortener-pg-miss", pgMissDB, cfg.SmallLinks, true, "--cache-size", "1")
+	if err != nil {
+		return nil, err
+	}
+	// Pairs compared with each other run one after the other in a round
+	// (full and pg-10k, sqlite-miss and pg-miss), so that load from
+	// elsewhere on the machine hits both alike.
+	servers := []*server{base, full, pgFull, off, big, bigHot, sqliteMiss, pgMiss}
 	if cfg.Compare != "" {
 		db := filepath.Join(dir, "small-compare.db")
 		if _, err := fillDB(ctx, db, cfg.SmallLinks); err != nil {
@@ -214,7 +249,10 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 
-	if rep.Creates, err = h.measureCreates(ctx); err != nil {
+	if rep.Creates, err = h.measureCreates(ctx, "shortener-creates", filepath.Join(h.dir, "creates.db")); err != nil {
+		return nil, err
+	}
+	if err := h.comparePGCreates(ctx, rep); err != nil {
 		return nil, err
 	}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("OTLP sink received %d export requests (%s of spans) during the run", h.sink.requests.Load(), mib(h.sink.bytes.Load())))
@@ -240,4 +278,5 @@ func (h *harness) cleanup() {
 	if h.sink != nil {
 		h.sink.close()
 	}
+	h.stopPostgres()
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,9 +78,10 @@ func verifyLinks(ctx context.Context, baseURL string, links []loadgen.Link) (int
 	return len(links) - len(broken), broken[:min(len(broken), 10)], nil
 }
 
-func (h *harness) measureCreates(ctx context.Context) (createResult, error) {
-	db := filepath.Join(h.dir, "creates.db")
-	s, err := h.startShortener(ctx, "shortener-creates", db, 0, true)
+// measureCreates runs the durable creation test on a shortener on db (a
+// SQLite file or a PostgreSQL URL).
+func (h *harness) measureCreates(ctx context.Context, name, db string) (createResult, error) {
+	s, err := h.startShortener(ctx, name, db, 0, true)
 	if err != nil {
 		return createResult{}, err
 	}
@@ -103,7 +103,7 @@ func (h *harness) measureCreates(ctx context.Context) (createResult, error) {
 	res.Failures = failures
 	h.logf("  %d links acknowledged (%.0f/s); restarting on the same database", res.Created, res.PerSec)
 
-	again, err := h.startShortener(ctx, "shortener-restarted", db, 0, true)
+	again, err := h.startShortener(ctx, name+"-restarted", db, 0, true)
 	if err != nil {
 		return res, fmt.Errorf("restart after kill -9: %w", err)
 	}

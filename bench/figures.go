@@ -66,6 +66,7 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 		{Key: "rss_small", Name: "peak RSS (VmHWM), " + small + " links", Value: float64(rss[full]), Unit: "bytes", Text: mb(rss[full]), Ratio: float64(rss[full]) / float64(rss[base])},
 		{Key: "rss_large", Name: "peak RSS (VmHWM), " + large + " links", Value: float64(rss[big]), Unit: "bytes", Text: mb(rss[big]), Ratio: float64(rss[big]) / float64(rss[base]), Target: "< 150 MB", Met: boolp(rss[big] < rssLimit)},
 	}
+	figs = append(figs, postgresFigures(rep, med, ratio, small)...)
 	if cfg.Compare != "" {
 		const cmp = "compare-full-10k"
 		figs = append(figs,
@@ -99,3 +100,39 @@ func humanCount(n int) string {
 }
 
 func mb(bytes int64) string { return fmt.Sprintf("%.1f MB", float64(bytes)/1e6) }
+
+// postgresFigures are the PostgreSQL rows: each a ratio to its own
+// reference measured in the same run (pgbench for creates, SQLite for
+// redirects), since the baseline server has no database.
+func postgresFigures(rep *Report, med func(string) float64, ratio func(num, den string) float64, small string) []Figure {
+	const (
+		full       = "shortener-full-10k"
+		pgFull     = "shortener-pg-10k"
+		sqliteMiss = "shortener-sqlite-miss"
+		pgMiss     = "shortener-pg-miss"
+	)
+	rps := func(v float64) string { return fmt.Sprintf("%.0f req/s", v) }
+	pc := rep.PGCreates
+	var creates, tps, ratios []float64
+	for _, r := range rep.PGCreateRounds {
+		creates = append(creates, r.CreatesPerSec)
+		tps = append(tps, r.PGBenchTPS)
+		if r.PGBenchTPS > 0 {
+			ratios = append(ratios, r.CreatesPerSec/r.PGBenchTPS)
+		}
+	}
+	createRatio, pgbench, pgCreates := median(ratios), median(tps), median(creates)
+	warm := ratio(pgFull, full)
+	miss := ratio(pgMiss, sqliteMiss)
+	return []Figure{
+		{Key: "pgbench_insert_tps", Name: fmt.Sprintf("PostgreSQL: pgbench, the store's INSERT, %d connections (reference)", pc.Clients), Value: pgbench, Unit: "1/s", Text: fmt.Sprintf("%.0f /s", pgbench)},
+		{Key: "pg_creates_per_s", Name: fmt.Sprintf("PostgreSQL: durable link creations, %d clients", pc.Clients), Value: pgCreates, Unit: "1/s", Text: fmt.Sprintf("%.0f /s", pgCreates)},
+		{Key: "pg_creates_vs_pgbench", Name: "PostgreSQL: durable creations vs pgbench (median of rounds run back to back)", Value: createRatio, Unit: "ratio", Text: fmt.Sprintf("%.2f", createRatio), Target: "≥ 0.70", Met: boolp(createRatio >= 0.70)},
+		{Key: "pg_durable", Name: "PostgreSQL: acknowledged links resolving after kill -9 of the shortener", Value: float64(pc.Resolved), Unit: "links", Text: fmt.Sprintf("durable: %d/%d resolved", pc.Resolved, pc.Verified), Target: "all", Met: boolp(pc.Verified > 0 && pc.Resolved == pc.Verified)},
+		{Key: "pg_rps", Name: "PostgreSQL: redirects, cache warm, full telemetry, " + small + " links", Value: med(pgFull), Unit: "req/s", Text: rps(med(pgFull)), Ratio: ratio(pgFull, "baseline")},
+		{Key: "pg_vs_sqlite_warm", Name: "PostgreSQL vs SQLite redirects, cache warm", Value: warm, Unit: "ratio", Text: fmt.Sprintf("%.2f", warm), Target: "0.90 – 1.10", Met: boolp(warm >= 0.90 && warm <= 1.10)},
+		{Key: "sqlite_miss_rps", Name: "SQLite: redirects, cache misses (--cache-size 1), " + small + " links", Value: med(sqliteMiss), Unit: "req/s", Text: rps(med(sqliteMiss)), Ratio: ratio(sqliteMiss, "baseline")},
+		{Key: "pg_miss_rps", Name: "PostgreSQL: redirects, cache misses (--cache-size 1), " + small + " links", Value: med(pgMiss), Unit: "req/s", Text: rps(med(pgMiss)), Ratio: ratio(pgMiss, "baseline")},
+		{Key: "pg_vs_sqlite_miss", Name: "PostgreSQL vs SQLite redirects, cache misses", Value: miss, Unit: "ratio", Text: fmt.Sprintf("%.2f", miss)},
+	}
+}

@@ -20,7 +20,12 @@ type Report struct {
 	Rounds  []RoundResult            `json:"rounds"`
 	Latency map[string]latencyResult `json:"latency"`
 	Creates createResult             `json:"creates"`
-	Notes   []string                 `json:"notes,omitempty"`
+	// PGCreates is the durable creation run on PostgreSQL;
+	// PGCreateRounds compare creations with pgbench running the store's
+	// INSERT at the same concurrency on the same server, back to back.
+	PGCreates      createResult    `json:"creates_postgres"`
+	PGCreateRounds []pgCreateRound `json:"creates_postgres_vs_pgbench"`
+	Notes          []string        `json:"notes,omitempty"`
 }
 
 // Machine describes where the run happened.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/obsshort/shortener/app/postgres"
 	"github.com/obsshort/shortener/internal/httpwait"
 	"github.com/obsshort/shortener/internal/launch"
 )
@@ -63,11 +64,14 @@ func (h *harness) startBaseline(ctx context.Context, links int) (*server, error)
 	return s, waitReady(ctx, p, s.url+"/healthz", 15*time.Second)
 }
 
-func (h *harness) startShortener(ctx context.Context, name, db string, links int, telemetry bool) (*server, error) {
-	return h.startShortenerBin(ctx, h.bins["shortener"], name, db, links, telemetry)
+func (h *harness) startShortener(ctx context.Context, name, db string, links int, telemetry bool, extra ...string) (*server, error) {
+	return h.startShortenerBin(ctx, h.bins["shortener"], name, db, links, telemetry, extra...)
 }
 
-func (h *harness) startShortenerBin(ctx context.Context, bin, name, db string, links int, telemetry bool) (*server, error) {
+// startShortenerBin starts bin on db (a SQLite file, or a PostgreSQL URL
+// of the run's server, whose password goes in the environment) with the
+// benchmark's flags plus extra.
+func (h *harness) startShortenerBin(ctx context.Context, bin, name, db string, links int, telemetry bool, extra ...string) (*server, error) {
 	addr, err := h.ports.Addr()
 	if err != nil {
 		return nil, err
@@ -78,6 +82,7 @@ func (h *harness) startShortenerBin(ctx context.Context, bin, name, db string, l
 	}
 	args := []string{"--addr", addr, "--admin-addr", admin, "--db", db, "--rate-limit", "0",
 		"--telemetry=" + strconv.FormatBool(telemetry), "--drain-delay", "0s", "--shutdown-timeout", "5s"}
+	args = append(args, extra...)
 	// The harness's own environment must not change what is measured.
 	env := []string{"OTEL_SDK_DISABLED=", "OTEL_TRACES_SAMPLER=", "OTEL_TRACES_EXPORTER=", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="}
 	if telemetry {
@@ -95,6 +100,9 @@ func (h *harness) startShortenerBin(ctx context.Context, bin, name, db string, l
 		if strings.HasPrefix(kv, "SHORTENER_") {
 			env = append(env, strings.SplitN(kv, "=", 2)[0]+"=")
 		}
+	}
+	if postgres.IsURL(db) {
+		env = append(env, h.pg.srv.Env()...)
 	}
 	p, err := startServer(name, h.serverCPUs, env, bin, args...)
 	if err != nil {

@@ -34,6 +34,7 @@ type Metrics struct {
 	visits       prometheus.Counter
 	fault        prometheus.Gauge
 	writable     prometheus.Gauge
+	reachable    prometheus.Gauge
 
 	// Fast paths for the known label values (no label hashing per event).
 	linkCounters     map[string]prometheus.Counter
@@ -103,6 +104,10 @@ func NewMetrics(reg prometheus.Registerer, results Results) *Metrics {
 			Name: MetricStoreWritable,
 			Help: "1 when the store took the last write probe or write, else 0.",
 		}),
+		reachable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: MetricStoreReachable,
+			Help: "1 when the last read check reached the store, else 0.",
+		}),
 		linkCounters:     map[string]prometheus.Counter{},
 		redirectCounters: map[string]prometheus.Counter{},
 	}
@@ -126,7 +131,7 @@ func NewMetrics(reg prometheus.Registerer, results Results) *Metrics {
 	m.flushErr = m.flushBatches.WithLabelValues("error")
 	if reg != nil {
 		reg.MustRegister(m.duration, m.active, m.linksCreated, m.redirects,
-			m.storeDur, m.storeErrs, m.cache, m.flushBatches, m.visits, m.fault, m.writable)
+			m.storeDur, m.storeErrs, m.cache, m.flushBatches, m.visits, m.fault, m.writable, m.reachable)
 	}
 	return m
 }
@@ -228,5 +233,18 @@ func (m *Metrics) SetFaultInjection(on bool) {
 		m.fault.Set(1)
 	} else {
 		m.fault.Set(0)
+	}
+}
+
+// SetStoreReachable sets shortener_store_reachable to 1 or 0 (the outcome
+// of the store's read check, app.StoreHealthOptions.OnReachable).
+func (m *Metrics) SetStoreReachable(ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.reachable.Set(1)
+	} else {
+		m.reachable.Set(0)
 	}
 }

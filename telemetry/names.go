@@ -35,6 +35,10 @@ const (
 	// Gauge: 1 when the store took the last write probe or write, 0 when it
 	// refused it or no probe has finished yet. Readiness does not depend on it.
 	MetricStoreWritable = "shortener_store_writable"
+	// Gauge: 1 when the last read check reached the store, 0 when it could
+	// not (a PostgreSQL server down or restarting). Redirects keep coming
+	// from the cache meanwhile.
+	MetricStoreReachable = "shortener_store_reachable"
 	// Counter; label reason: queue_full, export_failed. Sampled spans that
 	// never reached the trace collector (registered by Tracing.RegisterMetrics).
 	MetricTraceSpansDropped = "shortener_trace_spans_dropped_total"
@@ -103,6 +107,7 @@ func ExportedMetricNames() []string {
 		MetricBuildInfo,
 		MetricFaultInjectionEnabled,
 		MetricStoreWritable,
+		MetricStoreReachable,
 		MetricTraceSpansDropped,
 		MetricLogWriteErrors,
 	}

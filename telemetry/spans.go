@@ -100,18 +100,31 @@ func setResponseTraceparent(h http.Header, sc trace.SpanContext) {
 	}
 }
 
-// StartStoreSpan starts a client span "sqlite <op>" for one store
-// operation. op must be a constant (create, get, ...), never user data. Call
-// the returned function with the operation's error when it is done.
+// SetStoreSystem names the database behind the store spans (db.system:
+// "sqlite", the default, or "postgresql"). Call it before serving.
+func (t *Tracing) SetStoreSystem(name string) {
+	if t != nil {
+		t.storeSystem = name
+	}
+}
+
+// StartStoreSpan starts a client span "<system> <op>" (e.g. "sqlite get")
+// for one store operation. op must be a constant (create, get, ...), never
+// user data. Call the returned function with the operation's error when it
+// is done.
 func (t *Tracing) StartStoreSpan(ctx context.Context, op string) (context.Context, func(err error)) {
 	if t == nil {
 		return ctx, func(error) {}
 	}
-	ctx, span := t.tracer.Start(ctx, "sqlite "+op,
+	system := t.storeSystem
+	if system == "" {
+		system = "sqlite"
+	}
+	ctx, span := t.tracer.Start(ctx, system+" "+op,
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
-			attribute.String("db.system", "sqlite"),
-			attribute.String("db.system.name", "sqlite"),
+			attribute.String("db.system", system),
+			attribute.String("db.system.name", system),
 			attribute.String("db.operation.name", op),
 		))
 	return ctx, func(err error) {

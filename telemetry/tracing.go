@@ -25,6 +25,8 @@ type Tracing struct {
 	exporting bool
 	drops     *dropCounter
 	exporter  *countingExporter // nil when nothing is exported
+	// storeSystem is db.system of store spans ("" means sqlite).
+	storeSystem string
 }
 
 // tracingOptions are test hooks of setupTracing.

@@ -51,7 +51,21 @@ func start(t *testing.T, db string, env []string, args ...string) *instance {
 
 func startOnce(t *testing.T, db string, env []string, args ...string) *instance {
 	t.Helper()
-	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
+	return startBinOnce(t, testenv.BuildBinary(t, "./app/cmd/shortener", ""), db, env, args...)
+}
+
+// startBin is start with another shortener binary (a previous release).
+func startBin(t *testing.T, bin, db string, env []string, args ...string) *instance {
+	t.Helper()
+	in := startBinOnce(t, bin, db, env, args...)
+	if err := in.waitReady(20 * time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, in.p.Tail(40))
+	}
+	return in
+}
+
+func startBinOnce(t *testing.T, bin, db string, env []string, args ...string) *instance {
+	t.Helper()
 	in := &instance{t: t, Addr: testenv.FreeAddr(t), Admin: testenv.FreeAddr(t)}
 	all := append([]string{
 		"--addr", in.Addr, "--admin-addr", in.Admin, "--db", db,

@@ -226,8 +226,10 @@ func must(t *testing.T, err error) {
 
 // storeWriteHealth is the store detail of the admin /readyz answer.
 type storeWriteHealth struct {
-	Writable   bool   `json:"writable"`
-	WriteError string `json:"write_error"`
+	Writable       bool   `json:"writable"`
+	WriteError     string `json:"write_error"`
+	Reachable      bool   `json:"reachable"`
+	ReachableError string `json:"reachable_error"`
 }
 
 func storeHealth(t *testing.T, ctx context.Context, c *http.Client, in *instance) storeWriteHealth {

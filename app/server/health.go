@@ -21,6 +21,11 @@ type storeDetail struct {
 	Writable       bool       `json:"writable"`
 	WriteError     string     `json:"write_error,omitempty"`
 	WriteCheckedAt *time.Time `json:"write_checked_at,omitempty"`
+	// Reachable is the last read check's outcome: a shared database
+	// (PostgreSQL) that cannot be reached keeps the process ready, since
+	// cached redirects still work, and shows here.
+	Reachable      bool   `json:"reachable"`
+	ReachableError string `json:"reachable_error,omitempty"`
 }
 
 func handleHealthz() http.Handler {
@@ -43,6 +48,12 @@ func handleReadyz(h *Health, detailed bool) http.Handler {
 		var detail *storeDetail
 		if detailed && h.Store != nil {
 			detail = writeDetail(h.Store.Writable())
+			if r := h.Store.Reachable(); !r.Checked.IsZero() {
+				detail.Reachable = r.Reachable()
+				if r.Err != nil {
+					detail.ReachableError = r.Err.Error()
+				}
+			}
 		}
 		if h.Draining() {
 			encode(w, http.StatusServiceUnavailable, healthBody{Status: "draining", Reason: "shutting down; not accepting new traffic", Store: detail})

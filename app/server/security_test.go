@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +20,6 @@ import (
 	"github.com/obsshort/shortener/app"
 	"github.com/obsshort/shortener/app/mock"
 	"github.com/obsshort/shortener/app/server"
-	"github.com/obsshort/shortener/app/sqlite"
 )
 
 const secAdminKey = "security-test-key-0123456789"
@@ -31,11 +29,8 @@ const secAdminKey = "security-test-key-0123456789"
 func secServer(t *testing.T, mod func(*server.Deps)) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "links.db"), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	_ = ctx
+	db := openTestStore(t)
 	keys, err := server.ParseAdminKeys(strings.NewReader(secAdminKey))
 	if err != nil {
 		t.Fatal(err)

@@ -65,6 +65,8 @@ type StoreStatus interface {
 	Ready(ctx context.Context) error
 	// Writable returns the store's last known write health.
 	Writable() app.WriteStatus
+	// Reachable returns the outcome of the last read check.
+	Reachable() app.ReachStatus
 }
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/obsshort/shortener/app"
 	"github.com/obsshort/shortener/app/mock"
 	"github.com/obsshort/shortener/app/server"
-	"github.com/obsshort/shortener/app/sqlite"
 	"github.com/obsshort/shortener/telemetry"
 )
 
@@ -32,18 +30,14 @@ type testServer struct {
 	deps   server.Deps
 	client *http.Client
 	clock  *mock.Clock // the service's clock, which the handlers follow
-	db     *sqlite.DB
+	db     testStore
 }
 
 // newTestServer runs the public and admin handlers on a real SQLite file.
 func newTestServer(t *testing.T, mod func(*server.Deps)) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "links.db"), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openTestStore(t)
 	key, err := db.Secret(ctx, "cookie_key", 32)
 	if err != nil {
 		t.Fatal(err)

@@ -5,41 +5,23 @@ import (
 	"errors"
 	"slices"
 	"testing"
-	"testing/fstest"
 
 	"github.com/obsshort/shortener/app"
 )
 
-func TestListMigrations(t *testing.T) {
-	file := &fstest.MapFile{Data: []byte("SELECT 1;")}
-	tests := []struct {
-		name    string
-		fsys    fstest.MapFS
-		want    []string
-		wantErr bool
-	}{
-		{"sorted, only .sql files", fstest.MapFS{
-			"migrations/0002_b.sql": file, "migrations/0001_a.sql": file,
-			"migrations/README.md": file, "migrations/0003_dir.sql/x": file,
-		}, []string{"migrations/0001_a.sql", "migrations/0002_b.sql"}, false},
-		{"no migrations folder", fstest.MapFS{"other/0001_a.sql": file}, nil, true},
-		{"folder without .sql files", fstest.MapFS{"migrations/notes.txt": file}, nil, true},
+// TestEmbeddedSteps: this build embeds its steps where Steps finds them,
+// and the first three (made before expand/contract) are expand steps.
+func TestEmbeddedSteps(t *testing.T) {
+	steps, err := Steps()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := listMigrations(tt.fsys)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err %v, want error %v", err, tt.wantErr)
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Fatalf("got %v, want %v", got, tt.want)
-			}
-		})
+	var got []string
+	for _, s := range steps[:3] {
+		got = append(got, s.Version+"/"+string(s.Kind))
 	}
-	// The embedded set this build applies.
-	names, err := listMigrations(migrationFS)
-	if err != nil || len(names) < 3 {
-		t.Fatalf("embedded migrations: %v %v", names, err)
+	if want := []string{"0001_links/expand", "0002_settings/expand", "0003_link_changes/expand"}; !slices.Equal(got, want) {
+		t.Fatalf("first steps %v, want %v", got, want)
 	}
 }
 

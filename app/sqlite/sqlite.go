@@ -13,14 +13,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -28,30 +26,72 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/obsshort/shortener/app"
+	"github.com/obsshort/shortener/app/migration"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations
 var migrationFS embed.FS
+
+// queries are every statement the store runs. They are data so that the
+// compatibility test can run the previous release's statements (kept in
+// testdata/released.json) against the schema after this release's expand
+// steps: what the previous release needs from the schema is exactly what
+// these statements touch.
+type queries struct {
+	Bootstrap string `json:"bootstrap"` // creates the migrations table
+	Applied   string `json:"applied"`   // version, kind of applied steps
+	Record    string `json:"record"`    // marks a step applied
+	Find      string `json:"find"`
+	Insert    string `json:"insert"`
+	Delete    string `json:"delete"`
+	AddVisits string `json:"add_visits"` // one statement per batch: a JSON object code -> count
+	ChangeSeq string `json:"change_seq"`
+	Probe     string `json:"write_probe"`
+	SecretPut string `json:"secret_put"`
+	SecretGet string `json:"secret_get"`
+}
+
+// current are this build's statements.
+var current = queries{
+	Bootstrap: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL, kind TEXT NOT NULL DEFAULT 'expand')`,
+	Applied:   `SELECT version, kind FROM schema_migrations`,
+	Record:    `INSERT INTO schema_migrations (version, applied_at, kind) VALUES (?, ?, ?)`,
+	Find:      `SELECT code, url, created_at, expires_at, deleted_at, visits FROM links WHERE code = ?`,
+	Insert:    `INSERT INTO links (code, url, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+	Delete:    `UPDATE links SET deleted_at = ? WHERE code = ? AND deleted_at IS NULL`,
+	AddVisits: `UPDATE links SET visits = visits + j.value FROM json_each(?) AS j WHERE links.code = j.key`,
+	ChangeSeq: `SELECT seq FROM link_changes WHERE id = 1`,
+	Probe:     `INSERT INTO settings (name, value) VALUES ('write_probe', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+	SecretPut: `INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)`,
+	SecretGet: `SELECT value FROM settings WHERE name = ?`,
+}
 
 // DB is an open database with its writer and reader pools.
 type DB struct {
 	path   string
 	writer *sql.DB
 	reader *sql.DB
+	q      queries
 
 	// Prepared once: the hot statements skip SQL parsing on every call.
 	findStmt   *sql.Stmt
 	insertStmt *sql.Stmt
 	deleteStmt *sql.Stmt
 
-	// migrations are the versions this build knows, listed once at Open;
-	// Ready compares the applied count against them.
-	migrations []string
+	// steps are the migrations this build knows, loaded once at Open;
+	// Ready checks that every expand step of them is applied.
+	steps []migration.Step
 }
 
 // BusyTimeout is how long a connection waits for another writer (maybe in
 // another process) before giving up.
 const BusyTimeout = 10 * time.Second
+
+// VisitBatch is how many links one AddVisits call of the visit counter
+// updates: SQLite has one writer for every process on the file, and a
+// batch of thousands held it (and, on one core, the CPU) long enough to
+// delay redirects (see app.VisitCounter).
+const VisitBatch = 64
 
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
@@ -67,8 +107,22 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Open opens (creating if needed) the database file and applies migrations.
+// Steps returns the migrations embedded in this build, in order.
+func Steps() ([]migration.Step, error) { return migration.Load(migrationFS, "migrations") }
+
+// Open opens (creating if needed) the database file and applies the expand
+// steps not yet applied. Contract steps run only through MigrateContract.
 func Open(ctx context.Context, path string, readers int) (*DB, error) {
+	steps, err := Steps()
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return open(ctx, path, readers, current, steps)
+}
+
+// open opens the store with the given statements and migrations: this
+// build's, or a previous release's in the compatibility test.
+func open(ctx context.Context, path string, readers int, q queries, steps []migration.Step) (*DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("open store %s: create folder: %w", path, err)
@@ -84,8 +138,8 @@ func Open(ctx context.Context, path string, readers int) (*DB, error) {
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
-	db := &DB{path: path, writer: writer}
-	if err := db.migrate(ctx); err != nil {
+	db := &DB{path: path, writer: writer, q: q, steps: steps}
+	if _, err := db.migrate(ctx, false); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -103,9 +157,9 @@ func Open(ctx context.Context, path string, readers int) (*DB, error) {
 		}
 		*dst, err = pool.PrepareContext(ctx, query)
 	}
-	prepare(reader, &db.findStmt, `SELECT code, url, created_at, expires_at, deleted_at, visits FROM links WHERE code = ?`)
-	prepare(writer, &db.insertStmt, `INSERT INTO links (code, url, created_at, expires_at) VALUES (?, ?, ?, ?)`)
-	prepare(writer, &db.deleteStmt, `UPDATE links SET deleted_at = ? WHERE code = ? AND deleted_at IS NULL`)
+	prepare(reader, &db.findStmt, q.Find)
+	prepare(writer, &db.insertStmt, q.Insert)
+	prepare(writer, &db.deleteStmt, q.Delete)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: prepare: %w", path, err)
@@ -128,90 +182,104 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// migrate applies the embedded migrations not yet recorded, in order, each in
-// its own immediate transaction so two processes starting together agree.
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("create migrations table: %w", err)
-	}
-	names, err := listMigrations(migrationFS)
-	if err != nil {
-		return err
-	}
-	for _, name := range names {
-		if err := db.applyMigration(ctx, name); err != nil {
-			return err
-		}
-	}
-	db.migrations = names
-	return nil
+// MigrateContract applies the contract steps not yet applied (and any
+// expand step still missing) and returns the versions it applied. Run it
+// only once no process of the previous release uses the database.
+func (db *DB) MigrateContract(ctx context.Context) ([]string, error) {
+	return db.migrate(ctx, true)
 }
 
-// listMigrations returns the paths of the migration files in fsys, in the
-// order they apply. An empty list is an error: every build has migrations,
-// and Ready would otherwise call any schema current.
-func listMigrations(fsys fs.FS) ([]string, error) {
-	entries, err := fs.ReadDir(fsys, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("list migrations: %w", err)
+// migrate applies the pending steps in order, each in its own immediate
+// transaction so two processes starting together agree, and returns the
+// versions it applied.
+func (db *DB) migrate(ctx context.Context, contract bool) ([]string, error) {
+	if _, err := db.writer.ExecContext(ctx, db.q.Bootstrap); err != nil {
+		return nil, fmt.Errorf("create migrations table: %w", err)
 	}
-	var names []string
-	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".sql") {
-			names = append(names, path.Join("migrations", e.Name()))
+	if err := db.addKindColumn(ctx); err != nil {
+		return nil, err
+	}
+	var done []string
+	for _, s := range db.steps {
+		if s.Kind == migration.Contract && !contract {
+			continue
+		}
+		applied, err := db.applyStep(ctx, s)
+		if err != nil {
+			return done, err
+		}
+		if applied {
+			done = append(done, s.Version)
 		}
 	}
-	if len(names) == 0 {
-		return nil, errors.New("list migrations: no .sql file in migrations/")
-	}
-	sort.Strings(names)
-	return names, nil
+	return done, nil
 }
 
-func (db *DB) applyMigration(ctx context.Context, name string) error {
-	version := strings.TrimSuffix(filepath.Base(name), ".sql")
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migration %s: begin: %w", version, err)
-	}
-	defer tx.Rollback()
+// addKindColumn adds schema_migrations.kind to a database made before
+// steps had kinds (every step then was an expand step). It has a default,
+// so a release that records only version and time keeps working.
+func (db *DB) addKindColumn(ctx context.Context) error {
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-		return fmt.Errorf("migration %s: check: %w", version, err)
+	if err := db.writer.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('schema_migrations') WHERE name = 'kind'`).Scan(&n); err != nil {
+		return fmt.Errorf("inspect migrations table: %w", err)
 	}
 	if n > 0 {
 		return nil
 	}
-	body, err := migrationFS.ReadFile(name)
-	if err != nil {
-		return fmt.Errorf("migration %s: read: %w", version, err)
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return fmt.Errorf("migration %s: apply: %w", version, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixMilli()); err != nil {
-		return fmt.Errorf("migration %s: record: %w", version, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migration %s: commit: %w", version, err)
+	if _, err := db.writer.ExecContext(ctx, `ALTER TABLE schema_migrations ADD COLUMN kind TEXT NOT NULL DEFAULT 'expand'`); err != nil && !strings.Contains(err.Error(), "duplicate column") {
+		return fmt.Errorf("add kind to migrations table: %w", err)
 	}
 	return nil
 }
 
-// Migrations returns the versions recorded as applied.
+func (db *DB) applyStep(ctx context.Context, s migration.Step) (bool, error) {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migration %s: begin: %w", s.Version, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, s.Version).Scan(&n); err != nil {
+		return false, fmt.Errorf("migration %s: check: %w", s.Version, err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, s.SQL); err != nil {
+		return false, fmt.Errorf("migration %s (%s): apply: %w", s.Version, s.Kind, err)
+	}
+	if _, err := tx.ExecContext(ctx, db.q.Record, s.Version, time.Now().UnixMilli(), string(s.Kind)); err != nil {
+		return false, fmt.Errorf("migration %s: record: %w", s.Version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migration %s: commit: %w", s.Version, err)
+	}
+	return true, nil
+}
+
+// Migrations returns the versions recorded as applied, in order.
 func (db *DB) Migrations(ctx context.Context) ([]string, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	applied, err := db.applied(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return migration.Versions(applied), nil
+}
+
+// applied returns the recorded versions with their kinds.
+func (db *DB) applied(ctx context.Context) (map[string]migration.Kind, error) {
+	rows, err := db.reader.QueryContext(ctx, db.q.Applied)
 	if err != nil {
 		return nil, fmt.Errorf("list applied migrations: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	out := map[string]migration.Kind{}
 	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
+		var v, k string
+		if err := rows.Scan(&v, &k); err != nil {
+			return nil, fmt.Errorf("list applied migrations: %w", err)
 		}
-		out = append(out, v)
+		out[v] = migration.Kind(k)
 	}
 	return out, rows.Err()
 }
@@ -283,11 +351,11 @@ func (db *DB) FindLink(ctx context.Context, code string) (*app.Link, error) {
 }
 
 // ChangeSeq implements app.ChangeSource: the counter that the triggers of
-// migration 0003 bump on every delete or change of a stored link, by any
+// expand step 0003 bump on every delete or change of a stored link, by any
 // process on this file.
 func (db *DB) ChangeSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	if err := db.reader.QueryRowContext(ctx, `SELECT seq FROM link_changes WHERE id = 1`).Scan(&seq); err != nil {
+	if err := db.reader.QueryRowContext(ctx, db.q.ChangeSeq).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("read link change counter: %w", classify(err))
 	}
 	return seq, nil
@@ -316,25 +384,19 @@ func deletedOne(res sql.Result, code string) error {
 	return nil
 }
 
-// AddVisits adds visit counts in one transaction.
+// AddVisits adds visit counts in one statement: the batch goes in as one
+// JSON object (code -> count) that json_each turns into rows. Codes that do
+// not exist match nothing.
 func (db *DB) AddVisits(ctx context.Context, counts map[string]int64) error {
-	tx, err := db.writer.BeginTx(ctx, nil)
+	if len(counts) == 0 {
+		return ctx.Err()
+	}
+	batch, err := json.Marshal(counts)
 	if err != nil {
-		return fmt.Errorf("add visits: begin: %w", classify(err))
+		return fmt.Errorf("add visits: encode: %w", err)
 	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE links SET visits = visits + ? WHERE code = ?`)
-	if err != nil {
-		return fmt.Errorf("add visits: prepare: %w", classify(err))
-	}
-	defer stmt.Close()
-	for code, n := range counts {
-		if _, err := stmt.ExecContext(ctx, n, code); err != nil {
-			return fmt.Errorf("add visits: %w", classify(err))
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("add visits: commit: %w", classify(err))
+	if _, err := db.writer.ExecContext(ctx, db.q.AddVisits, string(batch)); err != nil {
+		return fmt.Errorf("add visits: %w", classify(err))
 	}
 	return nil
 }
@@ -343,14 +405,11 @@ func (db *DB) AddVisits(ctx context.Context, counts map[string]int64) error {
 // current. It only reads: write health is ProbeWrite's job, and a database
 // that cannot take writes still serves redirects.
 func (db *DB) Ready(ctx context.Context) error {
-	var n int
-	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+	applied, err := db.applied(ctx)
+	if err != nil {
 		return fmt.Errorf("database not readable: %w", err)
 	}
-	if n < len(db.migrations) {
-		return fmt.Errorf("database schema not current: %d of %d migrations applied", n, len(db.migrations))
-	}
-	return nil
+	return migration.Verify(db.steps, applied)
 }
 
 // ProbeWrite implements app.WriteProber with a real write: a statement that
@@ -358,15 +417,8 @@ func (db *DB) Ready(ctx context.Context) error {
 // a full disk or a file that refuses writes. One small row is rewritten,
 // which appends one page to the WAL.
 func (db *DB) ProbeWrite(ctx context.Context) error {
-	if _, err := db.writer.ExecContext(ctx,
-		`INSERT INTO settings (name, value) VALUES ('write_probe', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
-		time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-		err = classify(err)
-		if app.ErrorCode(err) == app.EUNAVAILABLE {
-			// Say why in words; the driver detail is not for the admin page.
-			return fmt.Errorf("database not writable: %s", app.ErrorMessage(err))
-		}
-		return fmt.Errorf("database not writable: %w", err)
+	if _, err := db.writer.ExecContext(ctx, db.q.Probe, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		return app.NotWritable(classify(err))
 	}
 	return nil
 }
@@ -378,11 +430,11 @@ func (db *DB) Secret(ctx context.Context, name string, size int) ([]byte, error)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("secret %s: %w", name, err)
 	}
-	if _, err := db.writer.ExecContext(ctx, `INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)`, name, fresh); err != nil {
+	if _, err := db.writer.ExecContext(ctx, db.q.SecretPut, name, fresh); err != nil {
 		return nil, fmt.Errorf("secret %s: store: %w", name, classify(err))
 	}
 	var v []byte
-	if err := db.writer.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v); err != nil {
+	if err := db.writer.QueryRowContext(ctx, db.q.SecretGet, name).Scan(&v); err != nil {
 		return nil, fmt.Errorf("secret %s: read: %w", name, err)
 	}
 	return v, nil

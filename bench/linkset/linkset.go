@@ -19,5 +19,11 @@ const (
 	SQLURL  = `'https://example.com/articles/' || i`
 )
 
+// PGCode and PGURL are the same formulas as PostgreSQL expressions of i.
+const (
+	PGCode = `'b' || lpad(i::text, 7, '0')`
+	PGURL  = `'https://example.com/articles/' || i`
+)
+
 // LuaCode is the same formula for wrk's Lua script.
 const LuaCode = `string.format("/b%07d", i)`

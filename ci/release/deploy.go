@@ -9,20 +9,10 @@ import (
 	"github.com/obsshort/shortener/ci/stack"
 )
 
-// setShare gives the canary pct percent of new requests. HAProxy's weights
-// are relative: stable 100-pct against canary pct.
+// setShare gives the canary pct percent of new requests, beside however
+// many stable replicas run (stack.HAProxy.SetCanaryShare).
 func setShare(ctx context.Context, ha stack.HAProxy, pct int) error {
-	// Raise before lowering, so at no moment both weights are 0.
-	if pct >= 50 {
-		if err := ha.SetWeight(ctx, stack.ServerCanary, pct); err != nil {
-			return err
-		}
-		return ha.SetWeight(ctx, stack.ServerStable, 100-pct)
-	}
-	if err := ha.SetWeight(ctx, stack.ServerStable, 100-pct); err != nil {
-		return err
-	}
-	return ha.SetWeight(ctx, stack.ServerCanary, pct)
+	return ha.SetCanaryShare(ctx, pct)
 }
 
 // serveFrom points HAProxy's server at the process in the named slot,
@@ -73,7 +63,7 @@ func (p *Pipeline) startCanary(ctx context.Context, ha stack.HAProxy, dep *stack
 		return "", err
 	}
 	res.CanaryTraffic = time.Now()
-	return fmt.Sprintf("haproxy: stable weight %d, canary weight %d", 100-pct, pct), nil
+	return fmt.Sprintf("haproxy: canary takes %d%% of requests (beside %d stable replica(s))", pct, c.StableReplicas()), nil
 }
 
 // rollback takes the canary out of rotation, lets it drain and stop, and
@@ -123,6 +113,15 @@ func (p *Pipeline) rollback(ctx context.Context, ha stack.HAProxy, dep *stack.De
 func (p *Pipeline) promote(ctx context.Context, ha stack.HAProxy, dep *stack.Deployment, res *Result) (string, error) {
 	c := p.Stack
 	old, next := *dep.Stable, *dep.Canary
+	// The new version runs as many replicas as the stable it replaces
+	// before that one goes.
+	if n := c.StableReplicas(); n > 1 {
+		var err error
+		if next, err = c.ScaleInstance(ctx, next, n); err != nil {
+			return "", fmt.Errorf("scale %s to %d replicas: %w", next.Version, n, err)
+		}
+		p.say("    %s scaled to %d replicas", next.Version, n)
+	}
 	if err := setShare(ctx, ha, 100); err != nil {
 		return "", err
 	}

@@ -27,7 +27,33 @@ type Slot struct {
 	Name      string `json:"name"`
 	Addr      string `json:"addr"`       // public listener, HAProxy's server address
 	AdminAddr string `json:"admin_addr"` // /metrics, /readyz: scrape and health check target
+	// More are the addresses of replicas 2, 3, ... when the stable runs
+	// several (Config.Replicas; PostgreSQL only shares across machines,
+	// but any store shares across processes).
+	More []Endpoint `json:"more_replicas,omitempty"`
 }
+
+// Endpoint is one replica's pair of listeners.
+type Endpoint struct {
+	Addr      string `json:"addr"`
+	AdminAddr string `json:"admin_addr"`
+}
+
+// Endpoints returns the first n replica addresses of the slot (n <= 1 +
+// len(More); Validate checks).
+func (s Slot) Endpoints(n int) []Endpoint {
+	out := []Endpoint{{Addr: s.Addr, AdminAddr: s.AdminAddr}}
+	for i := 0; i < n-1 && i < len(s.More); i++ {
+		out = append(out, s.More[i])
+	}
+	return out
+}
+
+// Stores the stack can run the app on.
+const (
+	StoreSQLite   = "sqlite"   // one file in the state folder, shared by every process
+	StorePostgres = "postgres" // one PostgreSQL server (the Debian package) started by the stack
+)
 
 // Config is where the stack's parts listen and which programs run them. It
 // is saved in <state>/stack.json on `up`, so later commands (release,
@@ -41,6 +67,13 @@ type Config struct {
 	PushgatewayAddr    string   `json:"pushgateway_addr"`
 	Slots              [2]Slot  `json:"slots"`
 	ScrapeInterval     Duration `json:"scrape_interval"`
+	// Store is where the app keeps links: StoreSQLite (default) or
+	// StorePostgres, which the stack starts on PostgresAddr.
+	Store        string `json:"store,omitempty"`
+	PostgresAddr string `json:"postgres_addr,omitempty"`
+	// Replicas is how many processes the stable runs (default 1); a
+	// canary runs one, and is scaled to Replicas when promoted.
+	Replicas int `json:"replicas,omitempty"`
 
 	PrometheusBin  string `json:"prometheus_bin"`
 	PushgatewayBin string `json:"pushgateway_bin"`
@@ -78,12 +111,27 @@ func DefaultConfig(stateDir, repoRoot string) Config {
 		PrometheusAddr:     "127.0.0.1:19090",
 		PushgatewayAddr:    "127.0.0.1:19091",
 		Slots: [2]Slot{
-			{Name: "a", Addr: "127.0.0.1:18081", AdminAddr: "127.0.0.1:18181"},
-			{Name: "b", Addr: "127.0.0.1:18082", AdminAddr: "127.0.0.1:18182"},
+			{Name: "a", Addr: "127.0.0.1:18081", AdminAddr: "127.0.0.1:18181", More: []Endpoint{
+				{Addr: "127.0.0.1:18083", AdminAddr: "127.0.0.1:18183"},
+				{Addr: "127.0.0.1:18085", AdminAddr: "127.0.0.1:18185"},
+			}},
+			{Name: "b", Addr: "127.0.0.1:18082", AdminAddr: "127.0.0.1:18182", More: []Endpoint{
+				{Addr: "127.0.0.1:18084", AdminAddr: "127.0.0.1:18184"},
+				{Addr: "127.0.0.1:18086", AdminAddr: "127.0.0.1:18186"},
+			}},
 		},
 		ScrapeInterval: Duration(time.Second),
+		Store:          StoreSQLite,
+		PostgresAddr:   "127.0.0.1:15432",
+		Replicas:       1,
 	}
 }
+
+// StableReplicas is how many processes a stable runs.
+func (c Config) StableReplicas() int { return max(c.Replicas, 1) }
+
+// UsesPostgres reports whether the app runs on the stack's PostgreSQL.
+func (c Config) UsesPostgres() bool { return c.Store == StorePostgres }
 
 // Validate checks that every address is a loopback host:port and all differ.
 func (c Config) Validate() error {
@@ -99,6 +147,25 @@ func (c Config) Validate() error {
 		"slot a admin":    c.Slots[0].AdminAddr,
 		"slot b":          c.Slots[1].Addr,
 		"slot b admin":    c.Slots[1].AdminAddr,
+	}
+	switch c.Store {
+	case "", StoreSQLite:
+	case StorePostgres:
+		addrs["postgres"] = c.PostgresAddr
+	default:
+		return fmt.Errorf("store %q: want %s or %s", c.Store, StoreSQLite, StorePostgres)
+	}
+	if c.Replicas < 0 || c.Replicas > 9 {
+		return fmt.Errorf("replicas %d: want 1 to 9", c.Replicas)
+	}
+	for _, s := range c.Slots {
+		if len(s.More) < c.StableReplicas()-1 {
+			return fmt.Errorf("slot %s has addresses for %d replicas, %d wanted: give more replica addresses", s.Name, 1+len(s.More), c.StableReplicas())
+		}
+		for i, e := range s.Endpoints(c.StableReplicas())[1:] {
+			addrs[fmt.Sprintf("slot %s replica %d", s.Name, i+2)] = e.Addr
+			addrs[fmt.Sprintf("slot %s replica %d admin", s.Name, i+2)] = e.AdminAddr
+		}
 	}
 	seen := map[string]string{}
 	for name, a := range addrs {
@@ -136,6 +203,9 @@ func (c Config) Socket() string { return c.path("haproxy.sock") }
 
 // DBPath is the SQLite file shared by stable and canary.
 func (c Config) DBPath() string { return c.path("data", "shortener.db") }
+
+// PostgresDir holds the stack's PostgreSQL cluster and its password.
+func (c Config) PostgresDir() string { return c.path("postgres") }
 
 // TargetsDir holds the file-based service discovery files.
 func (c Config) TargetsDir() string { return c.path("targets") }

@@ -20,8 +20,91 @@ const (
 // HAProxy talks to HAProxy's runtime API over its stats socket: weights,
 // addresses and states change there without a reload, so no connection is
 // dropped while traffic shifts.
+//
+// ServerStable names a group: the servers "stable", "stable-2", ... one
+// per stable replica. SetWeight, SetState, WaitUp, WaitIdle and Point act
+// on all of them, so the pipeline treats a stable of any size as one.
 type HAProxy struct {
 	Socket string
+}
+
+// stableServerName is the server of stable replica k (from 0).
+func stableServerName(k int) string {
+	if k == 0 {
+		return ServerStable
+	}
+	return fmt.Sprintf("%s-%d", ServerStable, k+1)
+}
+
+// group returns the servers a name stands for: every stable replica's
+// server for ServerStable, in replica order; the name itself otherwise.
+func (h HAProxy) group(ctx context.Context, server string) ([]string, error) {
+	if server != ServerStable {
+		return []string{server}, nil
+	}
+	st, err := h.Servers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for k := 0; ; k++ {
+		name := stableServerName(k)
+		if _, ok := st[name]; !ok {
+			break
+		}
+		out = append(out, name)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("haproxy: no %q server in backend %s", ServerStable, Backend)
+	}
+	return out, nil
+}
+
+// each runs fn for every server of the group server stands for.
+func (h HAProxy) each(ctx context.Context, server string, fn func(name string, k int) error) error {
+	names, err := h.group(ctx, server)
+	if err != nil {
+		return err
+	}
+	for k, n := range names {
+		if err := fn(n, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CanaryWeights returns the weights that give the canary pct percent of
+// requests beside n stable servers: each stable server 100-pct, the canary
+// n*pct, scaled down to HAProxy's maximum of 256.
+func CanaryWeights(n, pct int) (stable, canary int) {
+	stable, canary = 100-pct, n*pct
+	if canary > 256 {
+		stable = (stable*256 + canary/2) / canary
+		canary = 256
+	}
+	return stable, canary
+}
+
+// SetCanaryShare gives the canary pct percent of new requests, whatever
+// the number of stable servers. It raises before it lowers, so at no
+// moment are all weights 0.
+func (h HAProxy) SetCanaryShare(ctx context.Context, pct int) error {
+	names, err := h.group(ctx, ServerStable)
+	if err != nil {
+		return err
+	}
+	sw, cw := CanaryWeights(len(names), pct)
+	if pct >= 50 {
+		if err := h.SetWeight(ctx, ServerCanary, cw); err != nil {
+			return err
+		}
+		return h.SetWeight(ctx, ServerStable, sw)
+	}
+	if err := h.SetWeight(ctx, ServerStable, sw); err != nil {
+		return err
+	}
+	return h.SetWeight(ctx, ServerCanary, cw)
 }
 
 // Command sends one runtime API command and returns its answer.
@@ -67,29 +150,47 @@ func (h HAProxy) set(ctx context.Context, cmd string, okPrefixes ...string) erro
 // SetWeight sets a server's weight (0..256). Weight 0 takes it out of the
 // rotation; requests already on it finish.
 func (h HAProxy) SetWeight(ctx context.Context, server string, weight int) error {
-	return h.set(ctx, fmt.Sprintf("set weight %s/%s %d", Backend, server, weight))
+	return h.each(ctx, server, func(name string, _ int) error {
+		return h.set(ctx, fmt.Sprintf("set weight %s/%s %d", Backend, name, weight))
+	})
 }
 
-// Point changes where a server sends traffic and health checks.
+// Point changes where a server sends traffic and health checks: the
+// stable group's k-th server to the slot's k-th replica.
 func (h HAProxy) Point(ctx context.Context, server string, s Slot) error {
-	host, port, err := net.SplitHostPort(s.Addr)
+	names, err := h.group(ctx, server)
 	if err != nil {
 		return err
 	}
-	_, aport, err := net.SplitHostPort(s.AdminAddr)
-	if err != nil {
-		return err
+	eps := s.Endpoints(len(names))
+	if len(eps) < len(names) {
+		return fmt.Errorf("slot %s has %d replica addresses for %d %s servers", s.Name, len(eps), len(names), server)
 	}
-	if err := h.set(ctx, fmt.Sprintf("set server %s/%s addr %s port %s", Backend, server, host, port),
-		"IP changed", "no need to change", "port changed", "IP changed from"); err != nil {
-		return err
+	for k, name := range names {
+		host, port, err := net.SplitHostPort(eps[k].Addr)
+		if err != nil {
+			return err
+		}
+		_, aport, err := net.SplitHostPort(eps[k].AdminAddr)
+		if err != nil {
+			return err
+		}
+		if err := h.set(ctx, fmt.Sprintf("set server %s/%s addr %s port %s", Backend, name, host, port),
+			"IP changed", "no need to change", "port changed", "IP changed from"); err != nil {
+			return err
+		}
+		if err := h.set(ctx, fmt.Sprintf("set server %s/%s check-port %s", Backend, name, aport), "health check port updated"); err != nil {
+			return err
+		}
 	}
-	return h.set(ctx, fmt.Sprintf("set server %s/%s check-port %s", Backend, server, aport), "health check port updated")
+	return nil
 }
 
 // SetState puts a server in "ready", "drain" or "maint".
 func (h HAProxy) SetState(ctx context.Context, server, state string) error {
-	return h.set(ctx, fmt.Sprintf("set server %s/%s state %s", Backend, server, state))
+	return h.each(ctx, server, func(name string, _ int) error {
+		return h.set(ctx, fmt.Sprintf("set server %s/%s state %s", Backend, name, state))
+	})
 }
 
 // ServerState is one row of `show servers state`.
@@ -162,25 +263,41 @@ func parseServersState(out string) (map[string]ServerState, error) {
 	return res, nil
 }
 
-// WaitUp waits until HAProxy's health checks see the server up.
+// WaitUp waits until HAProxy's health checks see the server (every server
+// of the stable group) up.
 func (h HAProxy) WaitUp(ctx context.Context, server string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		st, err := h.Servers(ctx)
-		if err == nil && st[server].Up() {
-			return nil
+		names, err := h.group(ctx, server)
+		var st map[string]ServerState
+		down := server
+		if err == nil {
+			st, err = h.Servers(ctx)
+		}
+		if err == nil {
+			down = ""
+			for _, n := range names {
+				if !st[n].Up() {
+					down = n
+					break
+				}
+			}
+			if down == "" {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("haproxy server %s not up after %s (state %+v, err %v)", server, timeout, st[server], err)
+			return fmt.Errorf("haproxy server %s not up after %s (state %+v, err %v)", down, timeout, st[down], err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// WaitIdle waits until the server has no request in flight (HAProxy's
-// current sessions on it drop to 0), or the timeout passes.
+// WaitIdle waits until the server (every server of the stable group) has
+// no request in flight (HAProxy's current sessions drop to 0), or the
+// timeout passes.
 func (h HAProxy) WaitIdle(ctx context.Context, server string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -197,17 +314,30 @@ func (h HAProxy) WaitIdle(ctx context.Context, server string, timeout time.Durat
 	}
 }
 
-// currentSessions reads scur of the server from `show stat`.
+// currentSessions adds up scur of the servers server stands for, from
+// `show stat`.
 func (h HAProxy) currentSessions(ctx context.Context, server string) (int, error) {
+	names, err := h.group(ctx, server)
+	if err != nil {
+		return 0, err
+	}
 	st, err := h.Stats(ctx)
 	if err != nil {
 		return 0, err
 	}
-	row, ok := st[Backend+"/"+server]
-	if !ok {
-		return 0, fmt.Errorf("haproxy show stat: no row for %s/%s", Backend, server)
+	total := 0
+	for _, name := range names {
+		row, ok := st[Backend+"/"+name]
+		if !ok {
+			return 0, fmt.Errorf("haproxy show stat: no row for %s/%s", Backend, name)
+		}
+		n, err := strconv.Atoi(row["scur"])
+		if err != nil {
+			return 0, fmt.Errorf("haproxy show stat: scur of %s/%s: %w", Backend, name, err)
+		}
+		total += n
 	}
-	return strconv.Atoi(row["scur"])
+	return total, nil
 }
 
 // Stats returns `show stat` (CSV) as rows keyed "proxy/server" (servers,

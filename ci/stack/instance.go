@@ -32,9 +32,31 @@ type Instance struct {
 	AdminAddr      string  `json:"admin_addr"`
 	Binary         string  `json:"binary"`
 	FaultErrorRate float64 `json:"fault_error_rate,omitempty"`
+	// Replicas is how many processes run this version in its slot (0
+	// means 1); Addr and AdminAddr are the first one's.
+	Replicas int `json:"replicas,omitempty"`
 }
 
-func (i Instance) proc() proc { return proc{name: "app-" + i.Slot, bin: i.Binary} }
+func (i Instance) replicas() int { return max(i.Replicas, 1) }
+
+// replicaProc is replica k (from 0) of a slot: "app-a", "app-a-2", ...
+func replicaProc(slot string, k int, bin string) proc {
+	if k == 0 {
+		return proc{name: "app-" + slot, bin: bin}
+	}
+	return proc{name: fmt.Sprintf("app-%s-%d", slot, k+1), bin: bin}
+}
+
+func (i Instance) proc() proc { return replicaProc(i.Slot, 0, i.Binary) }
+
+// slotProcs are every replica process a slot can hold.
+func (c Config) slotProcs(s Slot, bin string) []proc {
+	out := make([]proc, 0, 1+len(s.More))
+	for k := range 1 + len(s.More) {
+		out = append(out, replicaProc(s.Name, k, bin))
+	}
+	return out
+}
 
 // Deployment is what runs where: saved in <state>/deploy.json and changed
 // only by the pipeline (and by `up` the first time).
@@ -83,41 +105,84 @@ func (c Config) NewInstance(track, version, slotName, binary string) (Instance, 
 // InstancePID returns the pid of the instance if it runs.
 func (c Config) InstancePID(i Instance) (int, bool) { return c.running(i.proc()) }
 
-// StartInstance starts the app on its slot against the shared database and
-// waits until its admin listener says ready. It does not touch HAProxy or
-// Prometheus: the pipeline decides when traffic and scraping start.
+// StartInstance starts the app's replicas on its slot against the shared
+// database and waits until each admin listener says ready; it returns the
+// first replica's pid. It does not touch HAProxy or Prometheus: the
+// pipeline decides when traffic and scraping start.
 func (c Config) StartInstance(ctx context.Context, i Instance) (int, error) {
 	if pid, ok := c.running(i.proc()); ok {
 		return pid, fmt.Errorf("slot %s is busy (pid %d)", i.Slot, pid)
 	}
-	if err := os.MkdirAll(filepath.Dir(c.DBPath()), 0o755); err != nil {
-		return 0, err
-	}
-	args := []string{
-		"--addr", i.Addr,
-		"--admin-addr", i.AdminAddr,
-		"--db", c.DBPath(),
-		"--base-url", c.ProxyURL(),
-	}
-	if i.FaultErrorRate > 0 {
-		args = append(args, "--fault-error-rate", strconv.FormatFloat(i.FaultErrorRate, 'f', -1, 64))
-	}
-	pid, err := c.start(i.proc(), nil, args...)
+	return c.startReplicas(ctx, i)
+}
+
+// ScaleInstance starts the replicas of i that are not running, up to n,
+// and returns i with Replicas n (the pipeline scales a promoted canary to
+// the stable's size before the old stable goes).
+func (c Config) ScaleInstance(ctx context.Context, i Instance, n int) (Instance, error) {
+	i.Replicas = n
+	_, err := c.startReplicas(ctx, i)
+	return i, err
+}
+
+func (c Config) startReplicas(ctx context.Context, i Instance) (int, error) {
+	slot, err := c.SlotByName(i.Slot)
 	if err != nil {
 		return 0, err
 	}
-	if err := waitReady(ctx, "http://"+i.AdminAddr+"/readyz", 20*time.Second, pid); err != nil {
-		_, _ = c.stop(context.Background(), i.proc(), 5*time.Second)
-		return 0, fmt.Errorf("instance %s %s: %w\n%s", i.Track, i.Version, err, c.logTail(i.proc().name, 15))
+	if len(slot.More) < i.replicas()-1 {
+		return 0, fmt.Errorf("slot %s has addresses for %d replicas, not %d", slot.Name, 1+len(slot.More), i.replicas())
 	}
-	return pid, nil
+	dbArgs, env, err := c.dbArgs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	first := 0
+	for k, e := range slot.Endpoints(i.replicas()) {
+		p := replicaProc(i.Slot, k, i.Binary)
+		if pid, ok := c.running(p); ok {
+			if k == 0 {
+				first = pid
+			}
+			continue
+		}
+		args := append([]string{
+			"--addr", e.Addr,
+			"--admin-addr", e.AdminAddr,
+			"--base-url", c.ProxyURL(),
+		}, dbArgs...)
+		if i.FaultErrorRate > 0 {
+			args = append(args, "--fault-error-rate", strconv.FormatFloat(i.FaultErrorRate, 'f', -1, 64))
+		}
+		pid, err := c.start(p, env, args...)
+		if err != nil {
+			return 0, err
+		}
+		if err := waitReady(ctx, "http://"+e.AdminAddr+"/readyz", 20*time.Second, pid); err != nil {
+			_, _ = c.stop(context.Background(), p, 5*time.Second)
+			return 0, fmt.Errorf("instance %s %s replica %d: %w\n%s", i.Track, i.Version, k+1, err, c.logTail(p.name, 15))
+		}
+		if k == 0 {
+			first = pid
+		}
+	}
+	return first, nil
 }
 
-// StopInstance sends SIGTERM (the app turns unready, drains in-flight
-// requests and exits) and waits for the exit.
+// StopInstance sends SIGTERM to every replica of the instance's slot (each
+// turns unready, drains in-flight requests and exits) and waits for them.
 func (c Config) StopInstance(ctx context.Context, i Instance) error {
-	_, err := c.stop(ctx, i.proc(), 30*time.Second)
-	return err
+	slot, err := c.SlotByName(i.Slot)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range c.slotProcs(slot, i.Binary) {
+		if _, err := c.stop(ctx, p, 30*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // waitReady polls url until 200, failing early when process pid died.

@@ -16,6 +16,10 @@ import (
 type proc struct {
 	name string // pid and log file base name, e.g. "prometheus", "app-a"
 	bin  string // absolute path of the executable, to recognise the pid
+	// argv, if set, is the whole command line instead of bin and the
+	// arguments of start (PostgreSQL runs through setpriv, which execs
+	// bin).
+	argv []string
 }
 
 func (c Config) pidFile(name string) string { return c.path("run", name+".pid") }
@@ -59,10 +63,14 @@ func (c Config) start(p proc, env []string, args ...string) (int, error) {
 	if err := os.MkdirAll(c.path("run"), 0o755); err != nil {
 		return 0, err
 	}
-	if err := appendLine(c.LogFile(p.name), fmt.Sprintf("---- %s start %s %s", time.Now().Format(time.RFC3339), p.bin, strings.Join(args, " "))); err != nil {
+	if err := appendLine(c.LogFile(p.name), fmt.Sprintf("---- %s start %s %s", time.Now().Format(time.RFC3339), p.bin, strings.Join(append(p.argv, args...), " "))); err != nil {
 		return 0, fmt.Errorf("open log of %s: %w", p.name, err)
 	}
-	lp, err := launch.Start(launch.Spec{Name: p.name, Path: p.bin, Args: args, Env: env, Dir: c.StateDir, LogFile: c.LogFile(p.name), Detach: true})
+	path := p.bin
+	if len(p.argv) > 0 {
+		path, args = p.argv[0], p.argv[1:]
+	}
+	lp, err := launch.Start(launch.Spec{Name: p.name, Path: path, Args: args, Env: env, Dir: c.StateDir, LogFile: c.LogFile(p.name), Detach: true})
 	if err != nil {
 		return 0, err
 	}

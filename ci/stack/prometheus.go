@@ -71,34 +71,42 @@ func (c Config) prometheusConfig() ([]byte, error) {
 
 // haproxyServer is one server line of the HAProxy template.
 type haproxyServer struct {
+	Name      string
 	Addr      string
 	AdminPort string
 	Weight    int
 }
 
 func (c Config) haproxyConfig(d Deployment) ([]byte, error) {
-	server := func(slot Slot, weight int) (haproxyServer, error) {
-		_, port, err := net.SplitHostPort(slot.AdminAddr)
-		return haproxyServer{Addr: slot.Addr, AdminPort: port, Weight: weight}, err
+	server := func(name string, e Endpoint, weight int) (haproxyServer, error) {
+		_, port, err := net.SplitHostPort(e.AdminAddr)
+		return haproxyServer{Name: name, Addr: e.Addr, AdminPort: port, Weight: weight}, err
 	}
 	stableSlot, err := c.SlotByName(d.Stable.Slot)
 	if err != nil {
 		return nil, err
 	}
-	st, err := server(stableSlot, 100)
-	if err != nil {
-		return nil, err
+	// One server per stable replica: "stable", "stable-2", ... (the
+	// runtime API treats them as one group, see HAProxy.group).
+	var stables []haproxyServer
+	for k, e := range stableSlot.Endpoints(c.StableReplicas()) {
+		st, err := server(stableServerName(k), e, 100)
+		if err != nil {
+			return nil, err
+		}
+		stables = append(stables, st)
 	}
 	// The canary server points at the free slot with weight 0; Up puts it
 	// in maintenance until the pipeline enables it.
-	cn, err := server(c.OtherSlot(d.Stable.Slot), 0)
+	cn, err := server(ServerCanary, c.OtherSlot(d.Stable.Slot).Endpoints(1)[0], 0)
 	if err != nil {
 		return nil, err
 	}
 	data := struct {
 		Socket, ProxyAddr, MetricsAddr string
-		Stable, Canary                 haproxyServer
-	}{c.Socket(), c.ProxyAddr, c.HAProxyMetricsAddr, st, cn}
+		Stables                        []haproxyServer
+		Canary                         haproxyServer
+	}{c.Socket(), c.ProxyAddr, c.HAProxyMetricsAddr, stables, cn}
 	return render("haproxy.cfg.tmpl", data)
 }
 
@@ -120,11 +128,20 @@ type fileSDGroup struct {
 	Labels  map[string]string `json:"labels"`
 }
 
-// Register writes the file-SD entry of an instance: its admin address with
-// the target labels track and version. Prometheus notices within a second.
+// Register writes the file-SD entry of an instance: the admin address of
+// each replica with the target labels track and version. Prometheus
+// notices within a second.
 func (c Config) Register(inst Instance) error {
+	slot, err := c.SlotByName(inst.Slot)
+	if err != nil {
+		return err
+	}
+	var targets []string
+	for _, e := range slot.Endpoints(inst.replicas()) {
+		targets = append(targets, e.AdminAddr)
+	}
 	b, err := json.MarshalIndent([]fileSDGroup{{
-		Targets: []string{inst.AdminAddr},
+		Targets: targets,
 		Labels:  map[string]string{"track": inst.Track, "version": inst.Version, "slot": inst.Slot},
 	}}, "", "  ")
 	if err != nil {

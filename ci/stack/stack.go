@@ -56,6 +56,9 @@ func (c Config) Up(ctx context.Context, opt UpOptions, out io.Writer) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if err := c.checkStoreChange(); err != nil {
+		return err
+	}
 	for _, d := range []string{"run", "logs", "data", "targets", "prometheus", "pushgateway", "haproxy", "releases"} {
 		if err := os.MkdirAll(c.path(d), 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", c.path(d), err)
@@ -80,8 +83,12 @@ func (c Config) Up(ctx context.Context, opt UpOptions, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		inst.Replicas = c.StableReplicas()
 		dep.Stable = &inst
 	}
+	// The stable runs as many replicas as the config says (a stack moved
+	// to PostgreSQL grows from one to three).
+	dep.Stable.Replicas = c.StableReplicas()
 	// A canary recorded by an interrupted release is not restarted: the
 	// pipeline that started it is gone, so stable serves alone again.
 	if dep.Canary != nil {
@@ -135,14 +142,21 @@ func (c Config) Up(ctx context.Context, opt UpOptions, out io.Writer) error {
 		return err
 	}
 
-	if pid, ok := c.InstancePID(*dep.Stable); ok {
-		fmt.Fprintf(out, "stable %s: already running (pid %d)\n", dep.Stable.Version, pid)
-	} else {
-		pid, err := c.StartInstance(ctx, *dep.Stable)
-		if err != nil {
+	if c.UsesPostgres() {
+		if err := c.ensurePostgres(ctx, out); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "stable %s: started (pid %d)\n", dep.Stable.Version, pid)
+	}
+	// Replicas that are not running (all, or some that died) start.
+	pid, stableRan := c.InstancePID(*dep.Stable)
+	if _, err := c.startReplicas(ctx, *dep.Stable); err != nil {
+		return err
+	}
+	if stableRan {
+		fmt.Fprintf(out, "stable %s: already running (pid %d)\n", dep.Stable.Version, pid)
+	} else {
+		pid, _ = c.InstancePID(*dep.Stable)
+		fmt.Fprintf(out, "stable %s: started, %d replica(s) (first pid %d)\n", dep.Stable.Version, dep.Stable.replicas(), pid)
 	}
 
 	haCfg, err := c.haproxyConfig(dep)
@@ -229,9 +243,17 @@ func (c Config) Down(ctx context.Context, out io.Writer) error {
 				bin = i.Binary
 			}
 		}
-		procs = append(procs, proc{name: "app-" + s.Name, bin: bin})
+		procs = append(procs, c.slotProcs(s, bin)...)
 	}
 	procs = append(procs, c.prometheusProc(), c.pushgatewayProc())
+	if c.UsesPostgres() {
+		// Last: the apps have closed their connections.
+		pg, err := c.postgres()
+		if err != nil {
+			return err
+		}
+		procs = append(procs, c.postgresProc(pg))
+	}
 	var errs []error
 	for _, p := range procs {
 		was, err := c.stop(ctx, p, 30*time.Second)
@@ -275,11 +297,19 @@ func (c Config) Status(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "haproxy stats  %-28s runtime api %s\n", "http://"+c.HAProxyMetricsAddr+"/stats", c.Socket())
 	fmt.Fprintf(out, "prometheus     %-28s %s\n", c.PrometheusURL(), state(c.prometheusProc()))
 	fmt.Fprintf(out, "pushgateway    %-28s %s\n", c.PushgatewayURL(), state(c.pushgatewayProc()))
+	if c.UsesPostgres() {
+		if pg, err := c.postgres(); err == nil {
+			fmt.Fprintf(out, "postgres       %-28s %s\n", pg.URL(postgresDB), state(c.postgresProc(pg)))
+		}
+	}
 	for _, i := range []*Instance{dep.Stable, dep.Canary} {
 		if i == nil {
 			continue
 		}
-		fmt.Fprintf(out, "%-14s %-28s admin http://%s  version %s  %s\n", i.Track, "http://"+i.Addr, i.AdminAddr, i.Version, state(i.proc()))
+		slot, _ := c.SlotByName(i.Slot)
+		for k, e := range slot.Endpoints(i.replicas()) {
+			fmt.Fprintf(out, "%-14s %-28s admin http://%s  version %s  %s\n", i.Track, "http://"+e.Addr, e.AdminAddr, i.Version, state(replicaProc(i.Slot, k, i.Binary)))
+		}
 	}
 	if _, ok := c.running(c.haproxyProc()); ok {
 		st, err := HAProxy{Socket: c.Socket()}.Servers(ctx)
@@ -305,5 +335,33 @@ func (c Config) Status(ctx context.Context, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "logs           %s\n", c.path("logs"))
+	return nil
+}
+
+// checkStoreChange refuses to switch the store of a stack whose app
+// instances run: they would keep the old store while new replicas used the
+// new one. After `down` the switch is fine (links stay in the old store;
+// the new one starts empty).
+func (c Config) checkStoreChange() error {
+	saved, err := LoadConfig(c.StateDir)
+	if err != nil {
+		return nil // a new stack
+	}
+	norm := func(s string) string {
+		if s == "" {
+			return StoreSQLite
+		}
+		return s
+	}
+	if norm(saved.Store) == norm(c.Store) {
+		return nil
+	}
+	for _, s := range saved.Slots {
+		for _, p := range saved.slotProcs(s, "") {
+			if pid, ok := saved.running(p); ok {
+				return fmt.Errorf("the stack in %s runs on %s (%s, pid %d): stop it first (make stack-down; its data stays) to start it on %s", c.StateDir, norm(saved.Store), p.name, pid, norm(c.Store))
+			}
+		}
+	}
 	return nil
 }

@@ -223,3 +223,112 @@ func TestLookupToolsFillsOnlyWhatIsMissing(t *testing.T) {
 			want.PrometheusBin, want.PushgatewayBin, want.HAProxyBin)
 	}
 }
+
+func TestCanaryWeights(t *testing.T) {
+	tests := []struct {
+		n, pct         int
+		stable, canary int
+	}{
+		{1, 10, 90, 10},
+		{1, 100, 0, 100},
+		{3, 10, 90, 30},
+		{3, 50, 50, 150},
+		{3, 100, 0, 256},
+		{3, 90, 9, 256}, // 10 and 270, scaled to fit 256
+		{3, 0, 100, 0},
+	}
+	for _, tt := range tests {
+		s, c := CanaryWeights(tt.n, tt.pct)
+		if s != tt.stable || c != tt.canary {
+			t.Errorf("CanaryWeights(%d, %d) = %d, %d; want %d, %d", tt.n, tt.pct, s, c, tt.stable, tt.canary)
+		}
+		if total := tt.n*s + c; total > 0 && tt.pct > 0 && tt.pct < 100 {
+			share := 100 * float64(c) / float64(total)
+			if share < float64(tt.pct)-1 || share > float64(tt.pct)+1 {
+				t.Errorf("n=%d pct=%d: canary gets %.1f%% of requests", tt.n, tt.pct, share)
+			}
+		}
+	}
+}
+
+// TestReplicasConfig: with three stable replicas the HAProxy config has a
+// server per replica (valid for haproxy -c), discovery lists every
+// replica, and a slot without enough addresses is refused.
+func TestReplicasConfig(t *testing.T) {
+	haproxy := testenv.RequireTool(t, "haproxy")
+	c := DefaultConfig(t.TempDir(), testenv.ModuleRoot(t))
+	c.Store, c.Replicas = StorePostgres, 3
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	stable, err := c.NewInstance(TrackStable, "v1", "a", "/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stable.Replicas = 3
+	ha, err := c.haproxyConfig(Deployment{Stable: &stable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"server stable 127.0.0.1:18081 check port 18181 weight 100",
+		"server stable-2 127.0.0.1:18083 check port 18183 weight 100",
+		"server stable-3 127.0.0.1:18085 check port 18185 weight 100",
+		"server canary 127.0.0.1:18082 check port 18182 weight 0",
+	} {
+		if !strings.Contains(string(ha), want) {
+			t.Errorf("haproxy.cfg lacks %q:\n%s", want, ha)
+		}
+	}
+	haPath := filepath.Join(c.StateDir, "haproxy.cfg")
+	if err := os.WriteFile(haPath, ha, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(haproxy, "-c", "-f", haPath).CombinedOutput(); err != nil {
+		t.Errorf("haproxy -c: %v\n%s", err, out)
+	}
+	if err := c.Register(stable); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(c.TargetsDir(), "stable.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"127.0.0.1:18181"`, `"127.0.0.1:18183"`, `"127.0.0.1:18185"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("stable.json lacks %s:\n%s", want, b)
+		}
+	}
+	c.Replicas = 4
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "replica addresses") {
+		t.Fatalf("4 replicas with addresses for 3: %v", err)
+	}
+	c.Replicas, c.Store = 3, "mysql"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "store") {
+		t.Fatalf("store mysql: %v", err)
+	}
+}
+
+// TestStoreSwitchNeedsDown: a running stack is not moved to another store
+// under its app instances; a stopped one may be.
+func TestStoreSwitchNeedsDown(t *testing.T) {
+	saved := DefaultConfig(t.TempDir(), "/repo")
+	if err := saved.Save(); err != nil {
+		t.Fatal(err)
+	}
+	next := saved
+	next.Store = StorePostgres
+	if err := next.checkStoreChange(); err != nil {
+		t.Fatalf("switch of a stopped stack: %v", err)
+	}
+	// An app instance runs (this process stands in for it).
+	if err := writeFileAtomic(saved.pidFile("app-a"), []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.checkStoreChange(); err == nil || !strings.Contains(err.Error(), "stack-down") {
+		t.Fatalf("switch under a running instance: %v, want a refusal saying to stop first", err)
+	}
+	if err := saved.checkStoreChange(); err != nil {
+		t.Fatalf("same store: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/obsshort/shortener/app/postgres"
 	"github.com/obsshort/shortener/app/server"
 )
 
@@ -44,6 +45,8 @@ type config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	Readers           int
+	DBPool            int
+	DBTimeout         time.Duration
 	GCPercent         int
 	MemoryLimitMiB    int
 	BlocklistFile     string
@@ -65,7 +68,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "public listener (web page, API, redirects, /healthz, /readyz)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:8081", "operator listener (/metrics, /healthz, /readyz with write health, /debug/pprof/)")
-	fs.StringVar(&c.DB, "db", "./data/shortener.db", "SQLite database file (created with its schema on first start)")
+	fs.StringVar(&c.DB, "db", "./data/shortener.db", "SQLite database file (created with its schema on first start), or a postgres:// URL for many replicas on one PostgreSQL (password from PGPASSWORD or PGPASSFILE, never in the URL)")
 	fs.StringVar(&c.BaseURL, "base-url", "", "base of the short URLs shown to users (default http://<addr>)")
 	fs.IntVar(&c.RedirectStatus, "redirect-status", 302, "redirect status code: 301, 302, 307 or 308")
 	fs.StringVar(&c.AdminKeysFile, "admin-keys-file", "", "file of admin API keys (one per line, or sha256:<hex>); or set SHORTENER_ADMIN_KEYS (comma-separated)")
@@ -76,7 +79,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", time.Second, "on SIGTERM, how long /readyz reports 503 before listeners close (lets load balancers notice)")
 	fs.IntVar(&c.CacheSize, "cache-size", 50_000, "links kept in the redirect cache (about 0.5 KB each)")
-	fs.DurationVar(&c.CacheTTL, "cache-ttl", 2*time.Second, "bound on how late a cached link reflects a delete or change by another process (the database is checked every half of it)")
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", time.Second, "bound on how late a cached link reflects a delete or change by another process (the database's change counter is checked every half of it; PostgreSQL also notifies at once)")
 	fs.DurationVar(&c.VisitFlush, "visit-flush-interval", 5*time.Second, "how often visit counts are written to the database (counts of the last interval are lost on SIGKILL)")
 	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "link creations per second allowed per client address (0 disables)")
 	fs.IntVar(&c.RateBurst, "rate-burst", 100, "burst of link creations allowed per client address")
@@ -86,7 +89,9 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 10*time.Second, "time allowed to read a whole request")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 30*time.Second, "time allowed to write a response")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive idle timeout")
-	fs.IntVar(&c.Readers, "db-readers", 4, "read connections to the database")
+	fs.IntVar(&c.Readers, "db-readers", 4, "SQLite: read connections to the database file")
+	fs.IntVar(&c.DBPool, "db-pool", 10, "PostgreSQL: connections in the pool (callers beyond it queue, up to --db-timeout)")
+	fs.DurationVar(&c.DBTimeout, "db-timeout", 5*time.Second, "PostgreSQL: bound on each database call, the wait for a free pooled connection included")
 	fs.IntVar(&c.GCPercent, "gc-percent", 400, "Go GC target percentage (the GOGC environment variable wins when set)")
 	fs.IntVar(&c.MemoryLimitMiB, "memory-limit-mib", 0, "Go soft memory limit in MiB; 0: 48 + 1 per 1,024 cache entries (GOMEMLIMIT wins when set)")
 	fs.StringVar(&c.BlocklistFile, "blocklist-file", "", "file of blocked target hosts, one per line (# comments; a host blocks its subdomains); reloaded when it changes")
@@ -166,6 +171,17 @@ func (c *config) validate() error {
 	if c.MemoryLimitMiB < 0 {
 		return fmt.Errorf("--memory-limit-mib %d: must not be negative", c.MemoryLimitMiB)
 	}
+	if postgres.IsURL(c.DB) {
+		if err := postgres.CheckURL(c.DB); err != nil {
+			return fmt.Errorf("--db %s: %v", postgres.Redact(c.DB), err)
+		}
+	}
+	if c.DBPool < 1 {
+		return fmt.Errorf("--db-pool %d: must be at least 1", c.DBPool)
+	}
+	if c.DBTimeout < 10*time.Millisecond {
+		return fmt.Errorf("--db-timeout %v: must be at least 10ms", c.DBTimeout)
+	}
 	if c.MaxConnections < 1 {
 		return fmt.Errorf("--max-connections %d: must be at least 1", c.MaxConnections)
 	}
@@ -193,7 +209,7 @@ func (c *config) loadAdminKeys() (*server.AdminKeys, error) {
 
 func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, "shortener: a URL shortener with metrics, traces and deploy gates.\n\n")
-	fmt.Fprintf(w, "Usage: shortener [flags]\n\nEvery flag can also be set by the environment variable shown.\n\n")
+	fmt.Fprintf(w, "Usage: shortener [flags]\n       shortener migrate [--contract] [--force] [--db ...]\n\nEvery flag can also be set by the environment variable shown.\n\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		def := f.DefValue
 		if def == "" {

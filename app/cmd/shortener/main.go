@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,7 +27,6 @@ import (
 	"github.com/obsshort/shortener/app/blocklist"
 	"github.com/obsshort/shortener/app/instrumented"
 	"github.com/obsshort/shortener/app/server"
-	"github.com/obsshort/shortener/app/sqlite"
 	"github.com/obsshort/shortener/telemetry"
 )
 
@@ -80,6 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_, err := fmt.Fprintf(stdout, "shortener %s (revision %s, %s)\n", version, revision, runtime.Version())
 		return err
 	}
+	if len(args) > 0 && args[0] == "migrate" {
+		return runMigrate(ctx, args[1:], getenv, stdout)
+	}
 	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
 		return err
@@ -132,11 +135,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	trusted, _ := server.ParseTrustedProxies(cfg.TrustedProxies) // validated in parseConfig
 
-	db, err := sqlite.Open(ctx, cfg.DB, cfg.Readers)
+	kind := kindOf(cfg.DB)
+	db, err := openDatabase(ctx, cfg, version)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	tracing.SetStoreSystem(kind.system)
 	cookieKey, err := db.Secret(ctx, "cookie_key", 32)
 	if err != nil {
 		return err
@@ -149,16 +154,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Readiness reads (through the measured store, at most once a second);
 	// write health comes from a background probe and from the real writes,
 	// and never decides readiness.
-	storeHealth := app.NewStoreHealth(store, db, app.StoreHealthOptions{OnWriteStatus: metrics.SetStoreWritable})
+	storeHealth := app.NewStoreHealth(store, db, app.StoreHealthOptions{
+		OnWriteStatus: metrics.SetStoreWritable, OnReachable: metrics.SetStoreReachable,
+		ServeUnreachable: kind.postgres,
+	})
 	store = storeHealth.WatchWrites(store)
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFlush()
 	visits := app.NewVisitCounter(store, logger, metrics.VisitFlush)
+	visits.SetBatchSize(kind.visitBatch)
 	var flushDone sync.WaitGroup
 	flushDone.Go(func() { visits.Run(flushCtx, cfg.VisitFlush) })
 
-	// Cached links live until evicted; a change by any process (stable and
-	// canary share the file) empties the cache within half of --cache-ttl.
+	// Cached links live until evicted. A change by any process (stable and
+	// canary share the file; replicas share the PostgreSQL database) is
+	// seen within half of --cache-ttl: on PostgreSQL at once through
+	// notifications, the counter poll being the fallback.
 	// A plain LRU: the expirable one kept a second index per entry (about
 	// 800 bytes an entry in all, measured with 1M links stored).
 	lruCache, err := lru.New[string, *app.Link](cfg.CacheSize)
@@ -167,9 +178,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cache := app.NewGuardedCache(lruCache)
 	flushDone.Go(func() {
-		cache.Watch(flushCtx, db, cfg.CacheTTL/2, func(err error) {
-			logger.Warn("link change check failed; redirect cache emptied", "err", err)
-		})
+		// A database that is down fails every check: say so once a minute
+		// (the poll and the feed both report here).
+		var lastWarn atomic.Int64
+		cache.WatchWith(flushCtx, db, watchOptions(db, cfg.CacheTTL/2, func(err error) {
+			now, last := time.Now().UnixNano(), lastWarn.Load()
+			if now-last >= int64(time.Minute) && lastWarn.CompareAndSwap(last, now) {
+				logger.Warn("link change check failed (said at most once a minute)", "err", err)
+			}
+		}, func(listening bool) {
+			if listening {
+				logger.Info("listening for link changes")
+			} else {
+				logger.Warn("link change notifications stopped; polling until they are back")
+			}
+		}))
 	})
 
 	base, _ := url.Parse(cfg.BaseURL)
@@ -233,7 +256,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { serveErr <- public.Serve(netutil.LimitListener(publicLn, cfg.MaxConnections)) }()
 	go func() { serveErr <- admin.Serve(adminLn) }()
 	logger.Info("shortener started",
-		"addr", publicLn.Addr().String(), "admin_addr", adminLn.Addr().String(), "db", cfg.DB,
+		"addr", publicLn.Addr().String(), "admin_addr", adminLn.Addr().String(), "db", dbForLogs(cfg.DB),
 		"base_url", cfg.BaseURL, "version", version, "revision", revision, "go", runtime.Version(),
 		"telemetry", cfg.Telemetry, "tracing_export", tracing.Exporting(), "admin_keys", keys.Len(),
 		"gc_percent", gcPercent, "memory_limit_mib", memLimitMiB)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/ci/release"
+	"github.com/obsshort/shortener/ci/stack"
+	"github.com/obsshort/shortener/internal/pgserver"
 	"github.com/obsshort/shortener/internal/testenv"
 )
 
@@ -18,7 +20,14 @@ import (
 // incident replay under load: a version failing 30% of its requests must be
 // failed by the gate and rolled back with under 1% user errors and no link
 // lost, and a healthy version promoted with zero failed requests.
-func TestReplayIncident(t *testing.T) {
+func TestReplayIncident(t *testing.T) { replayIncident(t, stack.StoreSQLite) }
+
+// TestReplayIncidentOnPostgres is the same on PostgreSQL: three stable
+// replicas and the canary behind HAProxy, all on one PostgreSQL server the
+// stack starts (`make stack STORE=postgres`).
+func TestReplayIncidentOnPostgres(t *testing.T) { replayIncident(t, stack.StorePostgres) }
+
+func replayIncident(t *testing.T, store string) {
 	// The recursion guard comes first and holds under CI too: the release
 	// pipeline's test stage sets it, and that pipeline run is the thing
 	// being exercised; starting a release from its tests would recurse.
@@ -31,6 +40,28 @@ func TestReplayIncident(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	state := t.TempDir()
+	var storeArgs []string
+	if store == stack.StorePostgres {
+		if _, err := pgserver.FindBin(); err != nil {
+			testenv.SkipUnlessCI(t, "%v", err)
+		}
+		// PostgreSQL runs as an unprivileged user, who must be able to
+		// enter the state folder (a test's temporary folder is 0700).
+		var err error
+		if state, err = os.MkdirTemp("", "replay-postgres-"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(state, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(state) })
+		var r []string
+		for range 9 {
+			r = append(r, testenv.FreeAddr(t))
+		}
+		storeArgs = []string{"--store", store, "--postgres-addr", r[0], "--replica-addrs",
+			fmt.Sprintf("%s/%s,%s/%s,%s/%s,%s/%s", r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])}
+	}
 	getenv := func(string) string { return "" }
 	exec := func(args ...string) (string, error) {
 		var out testenv.SyncBuffer
@@ -54,13 +85,14 @@ func TestReplayIncident(t *testing.T) {
 		"--slot-b-addr", a[6],
 		"--slot-b-admin-addr", a[7],
 	}
+	upArgs = append(upArgs, storeArgs...)
 	t.Cleanup(func() {
 		var out bytes.Buffer
 		if err := run(context.Background(), []string{"release", "stack", "down", "--state", state}, getenv, &out, &out); err != nil {
 			t.Errorf("stack down: %v\n%s", err, out.String())
 		}
 		if t.Failed() {
-			for _, name := range []string{"haproxy", "app-a", "app-b", "prometheus"} {
+			for _, name := range []string{"haproxy", "app-a", "app-b", "app-a-2", "app-b-2", "prometheus", "postgres"} {
 				if b, err := os.ReadFile(state + "/logs/" + name + ".log"); err == nil {
 					t.Logf("--- %s log (tail) ---\n%s", name, lastBytes(string(b), 3000))
 				}
@@ -110,6 +142,17 @@ func TestReplayIncident(t *testing.T) {
 	}
 	if !strings.Contains(out, "canary=") || !strings.Contains(out, "maint") {
 		t.Errorf("after the replay the canary server should be in maintenance:\n%s", out)
+	}
+	if store == stack.StorePostgres {
+		// The promoted version runs three replicas, all in HAProxy.
+		for _, want := range []string{"stable-2=", "stable-3=", "postgres       postgres://"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("stack status lacks %q:\n%s", want, out)
+			}
+		}
+		if n := strings.Count(out, " up"); n < 3 {
+			t.Errorf("%d servers up after the replay, want the three stable replicas:\n%s", n, out)
+		}
 	}
 }
 

@@ -152,6 +152,10 @@ func runStack(ctx context.Context, sub string, args []string, getenv func(string
 		slotB     = fs.String("slot-b-addr", def.Slots[1].Addr, "app slot b, public listener")
 		slotBAdm  = fs.String("slot-b-admin-addr", def.Slots[1].AdminAddr, "app slot b, admin listener")
 		interval  = fs.Duration("scrape-interval", time.Duration(def.ScrapeInterval), "Prometheus scrape and rule evaluation interval")
+		store     = fs.String("store", def.Store, "where the app keeps links: sqlite (one file) or postgres (a PostgreSQL server the stack starts)")
+		replicas  = fs.Int("replicas", 0, "stable replicas (default 1 on sqlite, 3 on postgres)")
+		pgAddr    = fs.String("postgres-addr", def.PostgresAddr, "PostgreSQL (with --store postgres)")
+		moreAddrs = fs.String("replica-addrs", "", "addresses of replicas 2.. as public/admin pairs, comma-separated: slot a's, then slot b's (default: ports beside the slots')")
 		version   = fs.String("version", "", "version of the first stable, built from this checkout (default: git describe)")
 		binary    = fs.String("binary", "", "use this shortener binary as the first stable instead of building")
 	)
@@ -189,8 +193,22 @@ func runStack(ctx context.Context, sub string, args []string, getenv func(string
 				cfg.Slots[1].AdminAddr = *slotBAdm
 			case "scrape-interval":
 				cfg.ScrapeInterval = stack.Duration(*interval)
+			case "store":
+				cfg.Store = *store
+				if *replicas == 0 && cfg.Store == stack.StorePostgres {
+					cfg.Replicas = 3
+				}
+			case "replicas":
+				cfg.Replicas = *replicas
+			case "postgres-addr":
+				cfg.PostgresAddr = *pgAddr
 			}
 		})
+		if *moreAddrs != "" {
+			if err := setReplicaAddrs(&cfg, *moreAddrs); err != nil {
+				return exitCode{3, err}
+			}
+		}
 		opt := stack.UpOptions{Version: *version, Binary: *binary, Revision: stack.GitRevision(ctx, c.repo)}
 		if opt.Version == "" {
 			opt.Version = stack.GitVersion(ctx, c.repo)
@@ -350,5 +368,24 @@ func runRollback(ctx context.Context, args []string, getenv func(string) string,
 	if _, err := p.Abort(ctx); err != nil {
 		return exitCode{3, err}
 	}
+	return nil
+}
+
+// setReplicaAddrs reads --replica-addrs: public/admin pairs for replicas
+// 2.. of slot a, then as many for slot b.
+func setReplicaAddrs(cfg *stack.Config, list string) error {
+	var eps []stack.Endpoint
+	for _, pair := range strings.Split(list, ",") {
+		pub, adm, ok := strings.Cut(strings.TrimSpace(pair), "/")
+		if !ok || pub == "" || adm == "" {
+			return fmt.Errorf("--replica-addrs: %q is not public/admin (e.g. 127.0.0.1:18083/127.0.0.1:18183)", pair)
+		}
+		eps = append(eps, stack.Endpoint{Addr: pub, AdminAddr: adm})
+	}
+	if len(eps)%2 != 0 {
+		return fmt.Errorf("--replica-addrs: %d pairs; give as many for slot b as for slot a", len(eps))
+	}
+	half := len(eps) / 2
+	cfg.Slots[0].More, cfg.Slots[1].More = eps[:half], eps[half:]
 	return nil
 }
