@@ -118,7 +118,7 @@ func Analyze(ctx context.Context, cfg Config, client *promclient.Client, progres
 	src := newPromSource(client, cfg)
 	a := cfg.Analysis
 	fmt.Fprintf(progress, "gate: analysing canary {%s} against baseline {%s} on %s: every %s for up to %s, alpha %g (%.4g per check)\n",
-		src.canary.selector, src.baseline.selector, client.URL(), a.Interval.D(), a.MaxDuration.D(), a.Alpha, engine.AlphaPerCheck())
+		src.q.canary.selector, src.q.baseline.selector, client.URL(), a.Interval.D(), a.MaxDuration.D(), a.Alpha, engine.AlphaPerCheck())
 	if a.Warmup > 0 {
 		fmt.Fprintf(progress, "gate: warming up for %s\n", a.Warmup.D())
 		if !sleep(ctx, a.Warmup.D()) {
