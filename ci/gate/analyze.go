@@ -227,13 +227,15 @@ func progressLine(v Verdict) string {
 	for _, c := range v.Checks {
 		switch c.Kind {
 		case "sequential", "guardrail":
-			if c.Status == "waiting" {
+			if c.Status == "waiting" || c.Status == "off" || c.Status == "no-data" {
 				fmt.Fprintf(&b, " %s -", c.Name)
 			} else {
 				fmt.Fprintf(&b, " %s BF %s/%s", c.Name, fmtBF(c.Evidence), fmtBF(c.Threshold))
 			}
-		case "custom":
-			fmt.Fprintf(&b, " %s %s", c.Name, c.Status)
+		case "custom", "presence":
+			if c.Kind == "custom" || c.Status != "ok" {
+				fmt.Fprintf(&b, " %s %s", c.Name, c.Status)
+			}
 		}
 	}
 	switch v.Outcome {

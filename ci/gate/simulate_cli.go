@@ -65,13 +65,13 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\n(%d runs per row, seed %d, in %s)\n", p.Runs, p.Seed, time.Since(t0).Round(time.Second))
 		return ExitPass
 	}
+	if err := p.validate(); err != nil {
+		return usageErr(stderr, err)
+	}
 	cfg.Analysis.CanaryShare = p.CanaryShare
 	cfg.Analysis.Interval = Duration(p.Interval)
 	cfg.Analysis.MaxDuration = Duration(p.MaxDuration)
 	if err := cfg.Validate(); err != nil {
-		return usageErr(stderr, err)
-	}
-	if err := p.validate(); err != nil {
 		return usageErr(stderr, err)
 	}
 	start := time.Now()

@@ -45,7 +45,9 @@ func (p *Pool) Weight(key string) float64 {
 }
 
 // LogMean returns ln Σ w_k BF_k given ln BF_k by key. Keys without a
-// Bayes factor (not yet observed) count as BF = 1, their value at the start.
+// Bayes factor (not yet observed) count as BF = 1, their value at the start,
+// and so does the weight still kept for new keys (a constant 1 is a
+// martingale too; a new key takes its weight when its Bayes factor is 1).
 func (p *Pool) LogMean(logBF map[string]float64) float64 {
 	keys := make([]string, 0, len(logBF))
 	for k := range logBF {
@@ -64,6 +66,7 @@ func (p *Pool) LogMean(logBF map[string]float64) float64 {
 			unobserved += w
 		}
 	}
+	unobserved += p.rest
 	if unobserved > 0 {
 		terms = append(terms, math.Log(unobserved))
 	}
