@@ -225,6 +225,9 @@ type releaseFlags struct {
 	skipTests                         bool
 	gateConfig, gateBinary            string
 	gateInterval, gateWarmup, gateMax time.Duration
+	plan                              bool
+	planMax                           time.Duration
+	planShares                        string
 }
 
 func (r *releaseFlags) register(fs *flag.FlagSet) {
@@ -235,7 +238,10 @@ func (r *releaseFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.gateBinary, "gate-binary", "", "gate binary (default: the one built with the release)")
 	fs.DurationVar(&r.gateInterval, "gate-interval", 2*time.Second, "gate poll interval")
 	fs.DurationVar(&r.gateWarmup, "gate-warmup", 5*time.Second, "gate warmup before the first decision")
-	fs.DurationVar(&r.gateMax, "gate-max-duration", time.Minute, "analysis length: a canary shown no worse than stable by then passes")
+	fs.DurationVar(&r.gateMax, "gate-max-duration", time.Minute, "analysis length with --plan=false (a canary not shown no worse by then is inconclusive and rolled back)")
+	fs.BoolVar(&r.plan, "plan", true, "run gate plan first and analyse at the share and for the duration it recommends (instead of --canary-weight/--steps and --gate-max-duration)")
+	fs.DurationVar(&r.planMax, "plan-max-duration", 15*time.Minute, "longest analysis the plan may recommend")
+	fs.StringVar(&r.planShares, "plan-shares", "10,20,30,50", "canary shares in percent the plan may pick from, ascending")
 }
 
 func (r *releaseFlags) options(version, revision string, fault float64) (release.Options, error) {
@@ -244,6 +250,14 @@ func (r *releaseFlags) options(version, revision string, fault float64) (release
 		Steps: []int{r.canaryWeight}, SkipTests: r.skipTests,
 		GateConfig: r.gateConfig, GateBinary: r.gateBinary,
 		GateInterval: r.gateInterval, GateWarmup: r.gateWarmup, GateMaxDuration: r.gateMax,
+		Plan: r.plan, PlanMaxDuration: r.planMax,
+	}
+	for _, s := range strings.Split(r.planShares, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return opt, fmt.Errorf("--plan-shares %q: %w", r.planShares, err)
+		}
+		opt.PlanShares = append(opt.PlanShares, n)
 	}
 	if r.steps != "" {
 		opt.Steps = nil
