@@ -18,10 +18,10 @@ import (
 type analyzeFlags struct {
 	commonFlags
 	canary, baseline, output, pushgateway, html string
-	warmup, interval, maxDuration         time.Duration
-	alpha, canaryShare                    float64
-	minRequests                           int64
-	dryRun                                bool
+	warmup, interval, maxDuration               time.Duration
+	alpha, canaryShare                          float64
+	minRequests                                 int64
+	dryRun                                      bool
 }
 
 func runAnalyze(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, log *slog.Logger) int {
