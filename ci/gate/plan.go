@@ -65,10 +65,10 @@ type PlanResult struct {
 // the α the configuration splits among them.
 func Plan(cfg Config, tr Traffic, opt PlanOptions) PlanResult {
 	res := PlanResult{Traffic: tr}
-	// Twice stable's error ratio; when stable has almost no errors, twice a
-	// tenth of the SLO budget (a regression smaller than that is within the
-	// errors check's floor anyway).
-	base := math.Max(tr.ErrorRatio, 0.1*cfg.SLO.ErrorBudget)
+	// Twice stable's error ratio; when stable has almost no errors, twice
+	// the errors check's floor (a smaller "regression" is within the
+	// tolerance, so no plan could promise to fail it).
+	base := math.Max(tr.ErrorRatio, cfg.Checks.Errors.Floor*cfg.SLO.ErrorBudget)
 	res.RegressionRate = 2 * base
 	median, sigma := lognormalFit(tr.LatencyP50, tr.LatencyP90)
 	poll := PlanPoll(cfg.Analysis.Interval.D(), opt.MaxDuration)
