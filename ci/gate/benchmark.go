@@ -97,7 +97,7 @@ func BenchmarkTable(cfg Config, runs int, seed uint64, w, log io.Writer) {
 	)
 	fmt.Fprintln(w, "| scenario | target | measured | met? |")
 	fmt.Fprintln(w, "|---|---|---|:---:|")
-	plans := map[float64]*PlanResult{}
+	plans := map[[3]float64]*PlanResult{}
 	for _, row := range rows {
 		t0 := time.Now()
 		p := row.sim
@@ -105,13 +105,14 @@ func BenchmarkTable(cfg Config, runs int, seed uint64, w, log io.Writer) {
 		c := cfg
 		var pl *PlanResult
 		if row.planned {
-			pl = plans[p.RPS]
+			key := [3]float64{p.RPS, p.BaselineErrorRate, p.BurstCV}
+			pl = plans[key]
 			if pl == nil {
 				// the plan sees stable's traffic only: its rate and errors
-				tr := Traffic{RPS: p.RPS, ErrorRatio: p.BaselineErrorRate, LatencyP50: p.BaselineLatency, LatencyP90: p.BaselineLatency * 1.9}
+				tr := Traffic{RPS: p.RPS, ErrorRatio: p.BaselineErrorRate, LatencyP50: p.BaselineLatency, LatencyP90: p.BaselineLatency * 1.9, BurstCV: p.BurstCV}
 				r := Plan(cfg, tr, PlanOptions{Shares: []float64{0.1, 0.2, 0.3, 0.5}, MaxDuration: time.Hour, Power: 0.9, Runs: 200, Seed: seed + 1})
 				pl = &r
-				plans[p.RPS] = pl
+				plans[key] = pl
 			}
 			p.CanaryShare, p.MaxDuration, p.Interval = pl.Share, pl.Duration, PlanPoll(cfg.Analysis.Interval.D(), pl.Duration)
 		}

@@ -36,6 +36,7 @@ commands:
   preflight   block a deploy (exit 2) while an SLO alert fires or the error budget is spent
   plan        from stable's traffic in Prometheus: the canary share and analysis duration needed
               to fail a 2x regression and pass a healthy canary with 90% probability (exit 2: not possible)
+  backtest    run the engine over a recorded range of real Prometheus data (range queries), window by window
   simulate    run the decision engine on simulated traffic and print its error rates (--table: the benchmark)
 
 run "gate <command> -h" for the flags of a command.
@@ -54,6 +55,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runAnalyze(ctx, rest, getenv, stdout, stderr, log)
 	case "preflight":
 		return runPreflight(ctx, rest, getenv, stdout, stderr)
+	case "backtest":
+		return runBacktest(ctx, rest, getenv, stdout, stderr)
 	case "plan":
 		return runPlan(ctx, rest, getenv, stdout, stderr)
 	case "simulate":

@@ -69,10 +69,15 @@ func (c *comparison) feed(yc, yb, mc, mb float64, ns *niSpec) {
 // arms given the split of requests, with the counts deflated by their
 // over-dispersion.
 func (c *comparison) logBF(margin, concentration float64) float64 {
+	return c.logBFPhi(margin, concentration, c.split.Phi())
+}
+
+// logBFPhi is logBF with the dispersion given: a route's few errors say
+// little about bursts, the errors of all routes together say more.
+func (c *comparison) logBFPhi(margin, concentration, phi float64) float64 {
 	if c.mc <= 0 || c.mb <= 0 {
 		return 0
 	}
-	phi := c.split.Phi()
 	share := c.mc / (c.mc + c.mb)
 	return stats.LogBFCounts(c.yc/phi, (c.yc+c.yb)/phi, stats.NullShare(share, margin), concentration, stats.Greater)
 }

@@ -319,7 +319,9 @@ func (r *round) routes() {
 		c.feed(float64(cr.Errors), float64(br.Errors), float64(cr.Requests), float64(br.Requests), nil)
 		rr := RouteResult{Route: name, Canary: cr, Baseline: br, Evidence: 1}
 		if cr.Requests > 0 && br.Requests > 0 {
-			l := c.logBF(e.cfg.Checks.Errors.Margin, e.cfg.Analysis.Concentration)
+			// bursts hit every route: the dispersion of all 5xx together is
+			// the better estimate (the errors check keeps it up to date)
+			l := c.logBFPhi(e.cfg.Checks.Errors.Margin, e.cfg.Analysis.Concentration, e.routePhi())
 			logs[name] = l
 			rr.Evidence = math.Exp(l)
 			rr.Fail = l+math.Log(e.routePool.Weight(name)) >= e.threshold
@@ -384,7 +386,9 @@ func (r *round) presence() bool {
 	gone := o.Elapsed - e.goneSince
 	res.Detail = fmt.Sprintf("%s for %s", o.Canary.Absent, gone.Round(time.Second))
 	res.Status = "waiting"
-	vanished := gone >= e.cfg.Checks.Presence.Grace.D() || o.Final
+	// At the end, a canary gone for less than the grace period (one missed
+	// scrape) is not failed; it cannot pass either (Evaluate checks Absent).
+	vanished := gone >= e.cfg.Checks.Presence.Grace.D()
 	if vanished {
 		res.Status = "fail"
 	}
@@ -492,6 +496,15 @@ func (r *round) custom() (noData []string, pending bool) {
 		r.v.Checks = append(r.v.Checks, res)
 	}
 	return noData, pending
+}
+
+// routePhi is the dispersion the per-route tests use: that of all 5xx,
+// measured by the errors check (1 when that check is off).
+func (e *Engine) routePhi() float64 {
+	if e.cfg.Checks.Errors.Enabled {
+		return e.errs.split.Phi()
+	}
+	return 1
 }
 
 func bucketMap(bs []Bucket) map[float64]int64 {

@@ -2,6 +2,7 @@ package gate_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,6 +50,34 @@ func TestBlindSpotsIntegration(t *testing.T) {
 			}
 		default:
 			t.Fatal("the gate decided before the canary was killed")
+		}
+	})
+
+	t.Run("backtest replays recorded data: the faulty window fails", func(t *testing.T) {
+		t.Parallel()
+		s := startStack(t, "--fault-error-rate", "0.3")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		wg := load(ctx, t, s, 60, 0.2)
+		time.Sleep(25 * time.Second) // record some history
+		cancel()
+		wg.Wait()
+		var stdout, stderr strings.Builder
+		code := gate.Run(context.Background(), []string{"gate", "backtest", "--config", filepath.Join(testenv.ModuleRoot(t), "ci", "canary.yaml"),
+			"--prometheus", s.prom.URL, "--from", "22s", "--max-duration", "10s", "--interval", "1s", "--output", "json"},
+			func(string) string { return "" }, &stdout, &stderr)
+		t.Logf("backtest exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+		var ws []gate.BacktestWindow
+		if err := json.Unmarshal([]byte(stdout.String()), &ws); err != nil || code != 0 {
+			t.Fatalf("exit %d, output not JSON: %v", code, err)
+		}
+		if len(ws) != 2 {
+			t.Fatalf("%d windows of 10s in 22s, want 2", len(ws))
+		}
+		for _, w := range ws {
+			if w.Outcome != gate.Fail || !strings.Contains(w.Reason, "5xx ratio") {
+				t.Errorf("window %s: %s (%s), want a fail on the 5xx ratio", w.Start, w.Outcome, w.Reason)
+			}
 		}
 	})
 

@@ -19,6 +19,9 @@ type Traffic struct {
 	// Latency median and 90th percentile, seconds.
 	LatencyP50 float64 `json:"latency_p50_seconds"`
 	LatencyP90 float64 `json:"latency_p90_seconds"`
+	// BurstCV: how bursty stable's errors are (coefficient of variation
+	// of the per-second error rate); 0 = independent.
+	BurstCV float64 `json:"burst_cv"`
 }
 
 // PlanOptions bound the search.
@@ -76,7 +79,7 @@ func Plan(cfg Config, tr Traffic, opt PlanOptions) PlanResult {
 		p := SimParams{
 			RPS: tr.RPS, CanaryShare: share,
 			BaselineErrorRate: tr.ErrorRatio, CanaryErrorRate: tr.ErrorRatio,
-			BaselineLatency: median, CanaryLatency: median, LatencySigma: sigma,
+			BaselineLatency: median, CanaryLatency: median, LatencySigma: sigma, BurstCV: tr.BurstCV,
 			ScrapeInterval: time.Second, Interval: poll, MaxDuration: opt.MaxDuration,
 			Runs: opt.Runs, Seed: opt.Seed,
 		}
@@ -188,6 +191,9 @@ func MeasureTraffic(ctx context.Context, c *promclient.Client, cfg Config, lookb
 		}
 		tr.ErrorRatio = e / tr.RPS
 	}
+	if tr.ErrorRatio > 0 {
+		tr.BurstCV = burstCV(ctx, c, fmt.Sprintf(`sum(increase(%s_count{%s, %s=~"5.."}[10s]))`, cfg.Metric, sel, cfg.Labels.Status), at.Add(-lookback), at)
+	}
 	for _, q := range []struct {
 		q   float64
 		dst *float64
@@ -197,6 +203,29 @@ func MeasureTraffic(ctx context.Context, c *promclient.Client, cfg Config, lookb
 		}
 	}
 	return tr, nil
+}
+
+// burstCV estimates how bursty errors are from their counts per 10 s:
+// with a rate multiplier of coefficient of variation CV, the counts have
+// variance μ + μ²CV², so CV² = (variance − mean)/mean². Best effort: 0
+// when the data cannot tell.
+func burstCV(ctx context.Context, c *promclient.Client, q string, from, to time.Time) float64 {
+	m, err := c.Matrix(ctx, q, from, to, 10*time.Second)
+	if err != nil || len(m) != 1 || len(m[0].Values) < 10 {
+		return 0
+	}
+	var sum, sq float64
+	for _, v := range m[0].Values {
+		sum += float64(v.Value)
+		sq += float64(v.Value) * float64(v.Value)
+	}
+	n := float64(len(m[0].Values))
+	mean := sum / n
+	variance := sq/n - mean*mean
+	if mean <= 0 || variance <= mean {
+		return 0
+	}
+	return math.Sqrt((variance - mean) / (mean * mean))
 }
 
 func scalarOrZero(ctx context.Context, c *promclient.Client, q string, at time.Time) (float64, error) {
@@ -218,7 +247,7 @@ func promDuration(d time.Duration) string {
 // Print writes the plan for people.
 func (r PlanResult) Print(w io.Writer, opt PlanOptions) {
 	tr := r.Traffic
-	fmt.Fprintf(w, "stable today: %.3g req/s, %.3g%% 5xx, latency p50 %.3gms p90 %.3gms\n", tr.RPS, 100*tr.ErrorRatio, 1000*tr.LatencyP50, 1000*tr.LatencyP90)
+	fmt.Fprintf(w, "stable today: %.3g req/s, %.3g%% 5xx (burst CV %.2g), latency p50 %.3gms p90 %.3gms\n", tr.RPS, 100*tr.ErrorRatio, tr.BurstCV, 1000*tr.LatencyP50, 1000*tr.LatencyP90)
 	fmt.Fprintf(w, "simulated with the gate's engine, %d analyses per share and case, polls every %s, up to %s:\n\n", opt.Runs, "the configured interval", opt.MaxDuration)
 	fmt.Fprintf(w, "%-7s %-28s %-34s %s\n", "share", "healthy canary passes by", fmt.Sprintf("2x regression (%.3g%% 5xx) fails by", 100*r.RegressionRate), "2x promoted")
 	for _, row := range r.Rows {

@@ -123,6 +123,7 @@ func runPlan(ctx context.Context, args []string, getenv func(string) string, std
 		power                    float64
 		runs                     int
 		rps, errRatio, p50, p90  float64
+		burst                    float64
 	)
 	fs.StringVar(&baseline, "baseline", "", `label matchers of the stable track (default track="stable")`)
 	fs.DurationVar(&lookback, "lookback", 30*time.Minute, "window of recent traffic to plan from")
@@ -135,6 +136,7 @@ func runPlan(ctx context.Context, args []string, getenv func(string) string, std
 	fs.Float64Var(&errRatio, "error-ratio", 0, "with --rps: stable's 5xx ratio")
 	fs.Float64Var(&p50, "latency-p50", 0.002, "with --rps: stable's median latency, seconds")
 	fs.Float64Var(&p90, "latency-p90", 0.005, "with --rps: stable's 90th percentile latency, seconds")
+	fs.Float64Var(&burst, "burst-cv", 0, "with --rps: how bursty stable's errors are (CV of the per-second rate)")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -170,7 +172,7 @@ func runPlan(ctx context.Context, args []string, getenv func(string) string, std
 	if err := cfg.Validate(); err != nil {
 		return usageErr(stderr, err)
 	}
-	tr := Traffic{RPS: rps, ErrorRatio: errRatio, LatencyP50: p50, LatencyP90: p90}
+	tr := Traffic{RPS: rps, ErrorRatio: errRatio, LatencyP50: p50, LatencyP90: p90, BurstCV: burst}
 	if rps == 0 {
 		client, err := newPromClient(cfg.Prometheus, getenv)
 		if err != nil {

@@ -68,10 +68,18 @@ func (d *RateDispersion) Add(k, m float64) {
 // Phi returns the dispersion factor, at least 1.
 func (d *RateDispersion) Phi() float64 { return phi(d.x2, d.df) }
 
+// Prior of the estimate: until there are many intervals, assume bursts.
+// Early polls are where a burst does most harm (few intervals, so no
+// estimate, and a burst makes up much of the evidence), so the estimate
+// starts at priorPhi, worth priorDF intervals, and the data take over as
+// they come: (X² + priorDF·priorPhi) / (df − 1 + priorDF). With
+// independent counts it is back near 1 after a few dozen intervals.
+const (
+	priorPhi = 2.0
+	priorDF  = 4.0
+)
+
 func phi(x2 float64, df int) float64 {
-	if df < 2 {
-		return 1
-	}
 	// df−1: one parameter (the rate, or the ratio) is fitted.
-	return math.Max(1, x2/float64(df-1))
+	return math.Max(1, (x2+priorDF*priorPhi)/(math.Max(0, float64(df-1))+priorDF))
 }
