@@ -100,7 +100,7 @@ func TestReplayIncident(t *testing.T) {
 	out, err = exec("replay-incident", "--state", state,
 		"--skip-tests", "--gate-interval", "1s", "--gate-warmup", "2s", "--gate-config", cfgPath,
 		"--plan-shares", "20,50", "--plan-max-duration", "3m",
-		"--settle", "3s", "--rps", "300")
+		"--settle", "3s", "--rps", "300", "--kill-after", "12s")
 	t.Logf("replay-incident (%s):\n%s", time.Since(start).Round(time.Second), out)
 	if err != nil {
 		t.Fatalf("replay-incident: %v", err)
@@ -110,6 +110,7 @@ func TestReplayIncident(t *testing.T) {
 		"plan: gate plan",
 		"PASS  gate failed the bad canary",
 		"PASS  users saw a 5xx on under 1% of requests",
+		"PASS  the killed canary was failed within 30s of the kill",
 		"PASS  zero failed user requests during the switch",
 	} {
 		if !strings.Contains(out, want) {

@@ -28,7 +28,8 @@ commands:
                     exit 0 promoted, 1 rolled back, 2 blocked before deploy, 3 pipeline error
   rollback          roll back a canary an interrupted release left deployed (no canary: nothing to do)
   replay-incident   with the stack up and load through HAProxy: a version failing 30%
-                    is rolled back, then a healthy one promoted; exit 0 only if every check passes
+                    is rolled back, (with --kill-after) a canary killed mid-analysis is failed and
+                    rolled back, then a healthy one promoted; exit 0 only if every check passes
 
 Every command takes --state DIR (env RELEASE_STATE_DIR, default ./.state/stack).
 Run "release <command> -h" for its flags.
@@ -323,6 +324,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&o.BadVersion, "bad-version", "", "version name of the bad release (default <stable>-bad-<time>)")
 	fs.StringVar(&o.GoodVersion, "good-version", "", "version name of the healthy release (default <stable>-good-<time>)")
 	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "steady load before and after each release")
+	fs.DurationVar(&o.KillAfter, "kill-after", 20*time.Second, "also release a healthy version and kill its process this long after it is deployed, during the analysis (0: skip)")
 	fs.DurationVar(&o.RollbackDeadline, "rollback-deadline", 90*time.Second, "longest allowed from canary traffic to rollback")
 	fs.Float64Var(&o.MaxErrorShare, "max-error-share", 0.01, "largest allowed share of user requests answered 5xx")
 	if err := fs.Parse(args); err != nil {
