@@ -25,15 +25,15 @@ import (
 
 // Options of a replay.
 type Options struct {
-	RPS              float64
-	CreateShare      float64
-	FaultErrorRate   float64
-	BadVersion       string
-	GoodVersion      string
-	KilledVersion    string
+	RPS            float64
+	CreateShare    float64
+	FaultErrorRate float64
+	BadVersion     string
+	GoodVersion    string
+	KilledVersion  string
 	// KillAfter: how long after the killed version's canary is deployed
 	// it is killed (SIGKILL), so that it dies during the analysis.
-	KillAfter time.Duration
+	KillAfter        time.Duration
 	Settle           time.Duration // steady load before and after each release
 	RollbackDeadline time.Duration
 	MaxErrorShare    float64
