@@ -213,7 +213,7 @@ func DefaultConfig() Config {
 		SLO: SLO{ErrorBudget: 0.001, LatencyThreshold: 0.1, LatencyBudget: 0.01},
 		Checks: Checks{
 			Errors:  Comparative{Enabled: true, Margin: 1, Tolerance: 1.5, Floor: 0.5},
-			Latency: LatencyCheck{Comparative: Comparative{Enabled: true, Margin: 1.5, Tolerance: 1.5, Floor: 0.5}, MinLE: 0.005},
+			Latency: LatencyCheck{Comparative: Comparative{Enabled: true, Margin: 1.5, Tolerance: 1.5, Floor: 0.5}, MinLE: 0.01},
 			Status:  StatusCheck{Enabled: true, Margin: 1.5},
 			Routes:  RoutesCheck{Enabled: true},
 			LoadBalancer: LoadBalancerCheck{
