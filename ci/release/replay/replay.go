@@ -199,7 +199,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 		return rep, err
 	}
 	rep.GoodWindow = gen.Counts().Sub(before)
-	say("users during scenario 2: %s", rep.GoodWindow)
+	say("users during the healthy release: %s", rep.GoodWindow)
 	check("healthy "+o.GoodVersion+" promoted", rep.Good.Outcome == pm.OutcomePromoted && rep.Good.ExitCode == release.ExitPromoted,
 		"outcome %s (exit %d), gate %s", rep.Good.Outcome, rep.Good.ExitCode, rep.Good.Gate.Verdict)
 	check("zero failed user requests during the switch", rep.GoodWindow.Total > 0 && rep.GoodWindow.Failed() == 0,
@@ -211,7 +211,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	links = gen.Links()
 	rep.LinksCreated = len(links)
 	broken = gen.Verify(ctx, links)
-	check("every link created in both scenarios resolves", len(links) > 0 && len(broken) == 0,
+	check("every link created in all scenarios resolves", len(links) > 0 && len(broken) == 0,
 		"%d links created, %d broken%s", len(links), len(broken), firstOf(broken))
 	if last := gen.LastError(); last != "" {
 		say("  last transport error seen by the load: %s", last)
