@@ -76,7 +76,7 @@ stack-down: release-bin
 stack-status: release-bin
 	$(RELEASE) stack status
 
-## release: build, test, smoke, preflight, canary, gate, promote or roll back: make release VERSION=v2 [RELEASE_FLAGS="--fault-error-rate 0.3 --steps 10,50"]
+## release: build, test, smoke, preflight, plan, canary, gate, promote or roll back: make release VERSION=v2 [RELEASE_FLAGS="--fault-error-rate 0.3 --plan=false --steps 10,50"]
 release: release-bin
 	$(RELEASE) release --version $(VERSION) $(RELEASE_FLAGS)
 
@@ -84,6 +84,6 @@ release: release-bin
 release-rollback: release-bin
 	$(RELEASE) rollback
 
-## replay-incident: with the stack up, under load: a v2 failing 30% is rolled back, a healthy v2 promoted; exit 0 only if every check passes
+## replay-incident: with the stack up, under load: a v2 failing 30% is rolled back, a canary killed mid-analysis is failed and rolled back, a healthy v2 promoted; exit 0 only if every check passes
 replay-incident: release-bin
 	$(RELEASE) replay-incident --skip-tests $(REPLAY_FLAGS)

@@ -3,6 +3,7 @@ package gate_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -77,16 +78,39 @@ func TestSimulateCommand(t *testing.T) {
 	}
 	// Read the numbers, not the layout: a 30% canary is failed in every
 	// run, and within the 15 s deadline.
-	for label, want := range map[string]float64{"detection rate": 100, "failed within 15s": 100} {
+	for label, want := range map[string]float64{"fail": 100, "failed within 15s:": 100} {
 		got, ok := percentAfter(out, label)
 		if !ok || got != want {
 			t.Errorf("%s: %v%% (found %v), want %v%%:\n%s", label, got, ok, want, out)
 		}
 	}
-	for _, want := range []string{"time to fail", "naive check"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
+	if !strings.Contains(out, "time to fail") {
+		t.Errorf("output lacks the time to fail:\n%s", out)
+	}
+	code, _, stderr := run(t, nil, "simulate", "--canary-share", "1")
+	if code != gate.ExitUsage || !strings.Contains(stderr, "--canary-share") {
+		t.Errorf("a share of 1: exit %d %q, want 3 naming the flag", code, stderr)
+	}
+}
+
+// gate plan from given traffic: busy traffic is enough at a small share;
+// a trickle is not, and the plan says so with exit 2.
+func TestPlanCommand(t *testing.T) {
+	t.Parallel()
+	code, out, _ := run(t, nil, "plan", "--rps", "1000", "--error-ratio", "0.0025", "--runs", "40", "--max-duration", "20m", "--output", "json")
+	if code != gate.ExitPass {
+		t.Fatalf("plan for 1000 req/s: exit %d\n%s", code, out)
+	}
+	var pl gate.PlanResult
+	if err := json.Unmarshal([]byte(out), &pl); err != nil {
+		t.Fatal(err)
+	}
+	if !pl.Feasible || pl.Share != 0.1 || pl.DurationSec <= 0 || pl.DurationSec > 20*60 {
+		t.Errorf("1000 req/s: want a plan at the first share (10%%) within 20 minutes, got %+v", pl)
+	}
+	code, out, _ = run(t, nil, "plan", "--rps", "0.5", "--error-ratio", "0.0025", "--runs", "20", "--max-duration", "2m", "--shares", "0.1,0.5")
+	if code != gate.ExitInconclusive || !strings.Contains(out, "cannot give 90% power within 2m0s") {
+		t.Errorf("0.5 req/s: exit %d, want 2 and a plain no:\n%s", code, out)
 	}
 }
 
@@ -287,7 +311,8 @@ func TestPushgateway(t *testing.T) {
 	for _, want := range []string{
 		`canary_gate_decision{instance="",job="canary_gate",outcome="inconclusive"} 1`,
 		`canary_gate_exit_code{instance="",job="canary_gate"} 2`,
-		`canary_gate_evidence_threshold{check="errors",instance="",job="canary_gate"} 80`,
+		// 1/α per check: 0.05 split over the 7 statistical checks
+		`canary_gate_evidence_threshold{check="errors",instance="",job="canary_gate"} 140`,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("pushgateway lacks %s", want)

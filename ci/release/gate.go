@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os/exec"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type GateResult struct {
 // which never promotes.
 const (
 	preflightTimeout = time.Minute
+	// planTimeout bounds `gate plan` (it simulates analyses; a few
+	// seconds on busy traffic, longer on a trickle).
+	planTimeout = 3 * time.Minute
 	// gateGrace is how long past warmup plus analysis window `gate analyze`
 	// may take to report.
 	gateGrace = time.Minute
@@ -86,6 +90,54 @@ func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
 	return line, nil
 }
 
+// PlanResult is what `gate plan` recommended.
+type PlanResult struct {
+	SharePercent int
+	Duration     time.Duration
+	Feasible     bool
+	Summary      string
+}
+
+// plan asks `gate plan` for the canary share and analysis duration that
+// give 90% power on today's stable traffic. A plan that says the traffic
+// cannot suffice is used anyway (its largest share and its bound): the
+// analysis then most likely ends inconclusive and the release is rolled
+// back, which is the honest outcome; the summary says so up front.
+func (p *Pipeline) plan(ctx context.Context, opt Options) (PlanResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, planTimeout)
+	defer cancel()
+	shares := make([]string, len(opt.PlanShares))
+	for i, s := range opt.PlanShares {
+		shares[i] = fmt.Sprint(float64(s) / 100)
+	}
+	out, code, err := p.gateCmd(ctx, opt.GateBinary, "plan",
+		"--prometheus", p.Stack.PrometheusURL(), "--config", opt.GateConfig,
+		"--baseline", `track="stable"`, "--lookback", "5m",
+		"--max-duration", opt.PlanMaxDuration.String(), "--shares", strings.Join(shares, ","),
+		"--output", "json")
+	if err != nil {
+		return PlanResult{}, err
+	}
+	if code != 0 && code != 2 {
+		return PlanResult{}, fmt.Errorf("gate plan exit %d: %s", code, firstLine(strings.TrimSpace(string(out))))
+	}
+	var raw struct {
+		Share       float64 `json:"share"`
+		DurationSec float64 `json:"duration_seconds"`
+		Feasible    bool    `json:"feasible"`
+		Summary     string  `json:"summary"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &raw); err != nil || raw.Share <= 0 || raw.DurationSec <= 0 {
+		return PlanResult{}, fmt.Errorf("gate plan (exit %d) gave no usable plan: %s", code, firstLine(strings.TrimSpace(string(out))))
+	}
+	return PlanResult{
+		SharePercent: int(math.Round(raw.Share * 100)),
+		Duration:     time.Duration(raw.DurationSec * float64(time.Second)),
+		Feasible:     raw.Feasible,
+		Summary:      raw.Summary,
+	}, nil
+}
+
 func (p *Pipeline) analyze(ctx context.Context, opt Options, pct int) GateResult {
 	t0 := time.Now()
 	limit := opt.GateWarmup + opt.GateMaxDuration + p.grace()
@@ -104,6 +156,7 @@ func (p *Pipeline) analyze(ctx context.Context, opt Options, pct int) GateResult
 		"--canary-share", fmt.Sprint(float64(pct)/100),
 		"--pushgateway", p.Stack.PushgatewayURL(),
 		"--output", "json",
+		"--html", p.Stack.ReleaseDir(opt.Version)+fmt.Sprintf("/gate-report-%d.html", pct),
 	)
 	g := GateResult{ExitCode: code, Duration: time.Since(t0)}
 	switch {

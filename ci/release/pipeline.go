@@ -49,6 +49,13 @@ type Options struct {
 	GateInterval    time.Duration
 	GateWarmup      time.Duration
 	GateMaxDuration time.Duration
+	// Plan runs `gate plan` before the canary starts and analyses at the
+	// share and for the duration it recommends (instead of Steps and
+	// GateMaxDuration); PlanMaxDuration bounds it, PlanShares (percent,
+	// ascending) are the shares it may pick from.
+	Plan            bool
+	PlanMaxDuration time.Duration
+	PlanShares      []int
 }
 
 // Stage is the result of one step of the run.
@@ -112,7 +119,7 @@ func (p *Pipeline) Run(ctx context.Context, opt Options) Result {
 	start := time.Now()
 	p.say("release %s (revision %.12s) on the stack in %s", opt.Version, opt.Revision, p.Stack.StateDir)
 	stage := func(n int, name, what string, f func() (string, error)) error {
-		p.say("==> [%d/7] %s: %s", n, name, what)
+		p.say("==> [%d/8] %s: %s", n, name, what)
 		t0 := time.Now()
 		detail, err := f()
 		st := Stage{Name: name, Result: pm.ResultSuccess, Duration: time.Since(t0), Detail: detail}
@@ -134,7 +141,7 @@ func (p *Pipeline) Run(ctx context.Context, opt Options) Result {
 		return err
 	}
 	skip := func(n int, name, why string) {
-		p.say("==> [%d/7] %s: skipped (%s)", n, name, why)
+		p.say("==> [%d/8] %s: skipped (%s)", n, name, why)
 		res.Stages = append(res.Stages, Stage{Name: name, Result: "skipped", Detail: why})
 	}
 
@@ -199,6 +206,17 @@ func (p *Pipeline) defaults(opt *Options) error {
 	if opt.GateMaxDuration == 0 {
 		opt.GateMaxDuration = time.Minute
 	}
+	if opt.PlanMaxDuration == 0 {
+		opt.PlanMaxDuration = 15 * time.Minute
+	}
+	if len(opt.PlanShares) == 0 {
+		opt.PlanShares = []int{10, 20, 30, 50}
+	}
+	for i, s := range opt.PlanShares {
+		if s <= 0 || s >= 100 || (i > 0 && s <= opt.PlanShares[i-1]) {
+			return fmt.Errorf("plan shares %v: must be ascending within 1..99", opt.PlanShares)
+		}
+	}
 	return nil
 }
 
@@ -253,13 +271,29 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 		return blocked(err)
 	}
 
+	if opt.Plan {
+		if err := stage(5, pm.StagePlan, "gate plan: the canary share and analysis duration today's traffic needs", func() (string, error) {
+			pl, err := p.plan(ctx, opt)
+			if err != nil {
+				return "", err
+			}
+			opt.Steps = []int{pl.SharePercent}
+			opt.GateMaxDuration = pl.Duration
+			return pl.Summary, nil
+		}); err != nil {
+			return blocked(err)
+		}
+	} else {
+		skip(5, pm.StagePlan, fmt.Sprintf("no plan: fixed share %v%% and analysis %s", opt.Steps, opt.GateMaxDuration))
+	}
+
 	canary, err := c.NewInstance(stack.TrackCanary, opt.Version, c.OtherSlot(dep.Stable.Slot).Name, bin)
 	if err != nil {
 		return pipeErr(err)
 	}
 	canary.FaultErrorRate = opt.FaultErrorRate
 	ha := stack.HAProxy{Socket: c.Socket()}
-	if err := stage(5, pm.StageCanary, fmt.Sprintf("start %s as track=canary on slot %s, then %d%% of traffic", opt.Version, canary.Slot, opt.Steps[0]), func() (string, error) {
+	if err := stage(6, pm.StageCanary, fmt.Sprintf("start %s as track=canary on slot %s, then %d%% of traffic", opt.Version, canary.Slot, opt.Steps[0]), func() (string, error) {
 		return p.startCanary(ctx, ha, &dep, canary, opt.Steps[0], res)
 	}); err != nil {
 		if res.CanaryTraffic.IsZero() {
@@ -282,7 +316,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 			}
 		}
 		var g GateResult
-		gerr := stage(6, pm.StageGate, fmt.Sprintf("gate analyze: canary %s at %d%% against stable %s", opt.Version, step, dep.Stable.Version), func() (string, error) {
+		gerr := stage(7, pm.StageGate, fmt.Sprintf("gate analyze: canary %s at %d%% against stable %s", opt.Version, step, dep.Stable.Version), func() (string, error) {
 			g = p.analyze(ctx, opt, step)
 			res.Gate = g
 			if g.Verdict != VerdictPass {
@@ -295,7 +329,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 		}
 	}
 
-	if err := stage(7, pm.StagePromote, fmt.Sprintf("canary %s takes 100%%, stable %s drains and stops, %s becomes stable", opt.Version, dep.Stable.Version, opt.Version), func() (string, error) {
+	if err := stage(8, pm.StagePromote, fmt.Sprintf("canary %s takes 100%%, stable %s drains and stops, %s becomes stable", opt.Version, dep.Stable.Version, opt.Version), func() (string, error) {
 		return p.promote(ctx, ha, &dep, res)
 	}); err != nil {
 		return pipeErr(err)
@@ -312,7 +346,7 @@ func (p *Pipeline) rollbackAfter(ctx context.Context, ha stack.HAProxy, dep *sta
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	version := dep.Canary.Version
-	err := stage(7, pm.StageRollback, fmt.Sprintf("canary %s weight 0, drain, stop, deregister; stable %s untouched", version, dep.Stable.Version), func() (string, error) {
+	err := stage(8, pm.StageRollback, fmt.Sprintf("canary %s weight 0, drain, stop, deregister; stable %s untouched", version, dep.Stable.Version), func() (string, error) {
 		return p.rollback(ctx, ha, dep, res)
 	})
 	if err != nil {

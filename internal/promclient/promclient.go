@@ -156,6 +156,28 @@ func (c *Client) Vector(ctx context.Context, q string, ts time.Time) (model.Vect
 	}
 }
 
+// Matrix runs a range query from start to end at step and returns its
+// series (a backtest replays them step by step).
+func (c *Client) Matrix(ctx context.Context, q string, start, end time.Time, step time.Duration) (model.Matrix, error) {
+	call := fmt.Sprintf("query_range %q", q)
+	v, err := retry(ctx, c, call, func(ctx context.Context) (model.Value, error) {
+		v, _, _, err := c.api.QueryRange(ctx, q, v1.Range{Start: start, End: end, Step: step})
+		var perr *v1.Error
+		if errors.As(err, &perr) && perr.Type == v1.ErrBadData {
+			return nil, permanent{fmt.Errorf("%w: %s", ErrBadQuery, perr.Msg)}
+		}
+		return v, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return nil, c.wrap(call, fmt.Errorf("%w: want a range vector, got a %s", ErrBadQuery, v.Type()))
+	}
+	return m, nil
+}
+
 // Scalar runs an instant query that must yield exactly one number (a
 // scalar or a one-sample vector, such as sum(...)). An empty vector is an
 // error naming the query.

@@ -115,18 +115,38 @@ func replayIncident(t *testing.T, store string) {
 		t.Errorf("second stack up started something:\n%s", out)
 	}
 
+	// The gate passes only on evidence: with no errors at all, about
+	// ln(40)/floor canary requests. The shipped floor (half the 0.1% error
+	// budget) needs ~10,000; this test's config raises it to twice the
+	// budget so the healthy release is shown no worse in about a minute.
+	// Shares and duration come from gate plan, as in a real release.
+	shipped, err := os.ReadFile(testenv.ModuleRoot(t) + "/ci/canary.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCfg := strings.ReplaceAll(string(shipped), "    floor: 0.5", "    floor: 2")
+	if testCfg == string(shipped) {
+		t.Fatal("ci/canary.yaml has no floor lines to raise")
+	}
+	cfgPath := t.TempDir() + "/canary.yaml"
+	if err := os.WriteFile(cfgPath, []byte(testCfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	out, err = exec("replay-incident", "--state", state,
-		"--skip-tests", "--gate-interval", "1s", "--gate-warmup", "2s", "--gate-max-duration", "30s",
-		"--settle", "3s", "--rps", "150")
+		"--skip-tests", "--gate-interval", "1s", "--gate-warmup", "2s", "--gate-config", cfgPath,
+		"--plan-shares", "20,50", "--plan-max-duration", "3m",
+		"--settle", "3s", "--rps", "300", "--kill-after", "12s")
 	t.Logf("replay-incident (%s):\n%s", time.Since(start).Round(time.Second), out)
 	if err != nil {
 		t.Fatalf("replay-incident: %v", err)
 	}
 	for _, want := range []string{
 		"tests: skipped (--skip-tests)",
+		"plan: gate plan",
 		"PASS  gate failed the bad canary",
 		"PASS  users saw a 5xx on under 1% of requests",
+		"PASS  the killed canary was failed within 30s of the kill",
 		"PASS  zero failed user requests during the switch",
 	} {
 		if !strings.Contains(out, want) {

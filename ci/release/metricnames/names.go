@@ -61,6 +61,7 @@ const (
 	StageTest      = "test"
 	StageSmoke     = "smoke"
 	StagePreflight = "preflight" // gate preflight: no release while an alert fires or the budget is spent
+	StagePlan      = "plan"      // gate plan: the canary share and analysis duration today's traffic needs
 	StageCanary    = "canary"
 	StageGate      = "gate"
 	StagePromote   = "promote"
@@ -78,7 +79,7 @@ const (
 
 // Stages lists the values of LabelStage, in pipeline order.
 func Stages() []string {
-	return []string{StageBuild, StageTest, StageSmoke, StagePreflight, StageCanary, StageGate, StagePromote, StageRollback}
+	return []string{StageBuild, StageTest, StageSmoke, StagePreflight, StagePlan, StageCanary, StageGate, StagePromote, StageRollback}
 }
 
 // Names lists every metric the pipeline pushes, plus the Pushgateway's own

@@ -52,7 +52,7 @@ func TestStagesAreDistinctLabelValues(t *testing.T) {
 			t.Errorf("stage %q is not a snake_case label value", s)
 		}
 	}
-	if len(seen) != 8 {
-		t.Errorf("%d stages, want the pipeline's 8 (build to promote or rollback)", len(seen))
+	if len(seen) != 9 {
+		t.Errorf("%d stages, want the pipeline's 9 (build to promote or rollback, plan included)", len(seen))
 	}
 }
