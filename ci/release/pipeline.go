@@ -16,6 +16,7 @@ import (
 
 	pm "github.com/obsshort/shortener/ci/release/metricnames"
 	"github.com/obsshort/shortener/ci/stack"
+	"github.com/obsshort/shortener/ci/testfacts"
 )
 
 // Exit codes of a release run.
@@ -40,8 +41,14 @@ type Options struct {
 	// `go test` (a test stage run for real is kept from recursing by
 	// TestStageEnv).
 	SkipTests bool
-	// TestCommand is stage 2's command line, run in the repository root.
+	// TestCommand replaces stage 2's go test with a command of the
+	// caller's own, run in the repository root; it yields no test facts,
+	// so the test-health gate is skipped. Empty: go test -json -cover of
+	// TestHealth.Packages, with the facts collected from that run.
 	TestCommand []string
+	// TestHealth configures the test facts and the test-health gate
+	// (testhealth.go).
+	TestHealth TestHealthOptions
 
 	// Gate settings; GateBinary defaults to the gate built with the release.
 	GateBinary      string
@@ -71,6 +78,12 @@ type Result struct {
 	CanaryTraffic, CanaryOut, Done time.Time
 	Gate                           GateResult
 	Err                            error
+	// TestFacts are what the test stage collected (nil when it did not
+	// run); TestHealth the test-health gate's findings; LeadTime the
+	// time from the commit to its promotion.
+	TestFacts  *testfacts.Facts
+	TestHealth []testfacts.Finding
+	LeadTime   time.Duration
 }
 
 // Pipeline runs releases against a local stack.
@@ -80,6 +93,7 @@ type Pipeline struct {
 	Err   io.Writer // output of the tools (go test, gate) on failure
 
 	gateGrace time.Duration // tests: instead of gateGrace
+	rep       *reporter     // this run's, for the test stages' facts
 }
 
 type exitError struct {
@@ -109,6 +123,7 @@ func (p *Pipeline) Run(ctx context.Context, opt Options) Result {
 		p.summary(res)
 		return res
 	}
+	p.rep = rep
 	start := time.Now()
 	p.say("release %s (revision %.12s) on the stack in %s", opt.Version, opt.Revision, p.Stack.StateDir)
 	stage := func(n int, name, what string, f func() (string, error)) error {
@@ -181,9 +196,6 @@ func (p *Pipeline) defaults(opt *Options) error {
 	if opt.FaultErrorRate < 0 || opt.FaultErrorRate > 1 {
 		return fmt.Errorf("fault error rate %v: must be within 0..1", opt.FaultErrorRate)
 	}
-	if len(opt.TestCommand) == 0 {
-		opt.TestCommand = []string{"go", "test", "-count=1", "./..."}
-	}
 	if opt.GateConfig == "" {
 		opt.GateConfig = filepath.Join(p.Stack.RepoRoot, "ci", "canary.yaml")
 	}
@@ -232,12 +244,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 		return blocked(err)
 	}
 
-	if opt.SkipTests {
-		skip(2, pm.StageTest, "--skip-tests")
-		p.say("    tests: skipped (--skip-tests)")
-	} else if err := stage(2, pm.StageTest, strings.Join(opt.TestCommand, " "), func() (string, error) {
-		return p.runTests(ctx, opt.Version, opt.TestCommand)
-	}); err != nil {
+	if err := p.testStages(ctx, opt, res, stage, skip); err != nil {
 		return blocked(err)
 	}
 
@@ -300,6 +307,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 	}); err != nil {
 		return pipeErr(err)
 	}
+	p.promoted(ctx, opt, res)
 	res.Outcome = pm.OutcomePromoted
 	return nil
 }

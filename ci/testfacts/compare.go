@@ -141,12 +141,12 @@ func Compare(base, cur *Facts, tol Tolerance) []Finding {
 		br := base.BenchRatios[name]
 		cr, ok := cur.BenchRatios[name]
 		if !ok && len(cur.BenchRatios) > 0 {
-			pkg, test := splitQualified(name)
+			pkg, test := SplitQualified(name)
 			add(KindBenchGuard, pkg, test, "guard ratio %.2f in the baseline, not measured now", br)
 			continue
 		}
 		if ok && cr > br*(1+tol.BenchRatio) {
-			pkg, test := splitQualified(name)
+			pkg, test := SplitQualified(name)
 			add(KindBenchGuard, pkg, test, "guard ratio %.2f, %.2f before (more than %.0f%% worse)", cr, br, tol.BenchRatio*100)
 		}
 	}
@@ -159,9 +159,9 @@ func Compare(base, cur *Facts, tol Tolerance) []Finding {
 	return out
 }
 
-// splitQualified splits "import/path.Name" at the last dot after the last
-// slash.
-func splitQualified(q string) (pkg, name string) {
+// SplitQualified splits "import/path.Name" (a fuzz target or benchmark key)
+// at the first dot after the last slash.
+func SplitQualified(q string) (pkg, name string) {
 	slash := strings.LastIndexByte(q, '/')
 	dot := strings.IndexByte(q[slash+1:], '.')
 	if dot < 0 {

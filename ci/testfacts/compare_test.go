@@ -119,8 +119,8 @@ func TestSplitQualified(t *testing.T) {
 		"gopkg.in/a.v1/b.BenchX":    {"gopkg.in/a.v1/b", "BenchX"},
 		"noname":                    {"noname", ""},
 	} {
-		if p, n := splitQualified(q); p != want[0] || n != want[1] {
-			t.Errorf("splitQualified(%q) = %q, %q; want %q", q, p, n, want)
+		if p, n := SplitQualified(q); p != want[0] || n != want[1] {
+			t.Errorf("SplitQualified(%q) = %q, %q; want %q", q, p, n, want)
 		}
 	}
 }

@@ -225,6 +225,7 @@ type releaseFlags struct {
 	skipTests                         bool
 	gateConfig, gateBinary            string
 	gateInterval, gateWarmup, gateMax time.Duration
+	testHealth                        testHealthFlags
 }
 
 func (r *releaseFlags) register(fs *flag.FlagSet) {
@@ -236,6 +237,7 @@ func (r *releaseFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&r.gateInterval, "gate-interval", 2*time.Second, "gate poll interval")
 	fs.DurationVar(&r.gateWarmup, "gate-warmup", 5*time.Second, "gate warmup before the first decision")
 	fs.DurationVar(&r.gateMax, "gate-max-duration", time.Minute, "analysis length: a canary shown no worse than stable by then passes")
+	r.testHealth.register(fs)
 }
 
 func (r *releaseFlags) options(version, revision string, fault float64) (release.Options, error) {
@@ -244,6 +246,7 @@ func (r *releaseFlags) options(version, revision string, fault float64) (release
 		Steps: []int{r.canaryWeight}, SkipTests: r.skipTests,
 		GateConfig: r.gateConfig, GateBinary: r.gateBinary,
 		GateInterval: r.gateInterval, GateWarmup: r.gateWarmup, GateMaxDuration: r.gateMax,
+		TestHealth: r.testHealth.options(),
 	}
 	if r.steps != "" {
 		opt.Steps = nil
