@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/obsshort/shortener/telemetry.Version=$(VERSION) -X github.com/obsshort/shortener/telemetry.Revision=$(REVISION)
 BIN := bin
 
-.PHONY: run build deps lint test test-go bench fuzz soak stack stack-down stack-status release replay-incident release-bin release-rollback
+.PHONY: run build deps lint test test-go bench fuzz soak stack stack-down stack-status release replay-incident replay-test-stage release-bin release-rollback
 
 ## run: build and start the service on its embedded default (./data/shortener.db)
 run:
@@ -81,3 +81,7 @@ release-rollback: release-bin
 ## replay-incident: with the stack up, under load: a v2 failing 30% is rolled back, a healthy v2 promoted; exit 0 only if every check passes
 replay-incident: release-bin
 	$(RELEASE) replay-incident --skip-tests $(REPLAY_FLAGS)
+
+## replay-test-stage: with the stack up, under load: a change that edits a test's expected value to match broken output, or deletes an assertion, is blocked at the test stage naming the test; one that adds a test is promoted
+replay-test-stage: release-bin
+	$(RELEASE) replay-test-stage $(REPLAY_FLAGS)

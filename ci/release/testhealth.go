@@ -30,6 +30,10 @@ type TestHealthOptions struct {
 	BenchTime  string
 	// Tolerance of the comparison (zero: testfacts.DefaultTolerance).
 	Tolerance testfacts.Tolerance
+	// Baseline names the baseline this release compares with and, when
+	// promoted, replaces; "" derives it from Packages. A replay keeps its
+	// own so that it never moves the baseline of real releases.
+	Baseline string
 }
 
 // gitTimeout bounds each git call of the test stages.
@@ -115,10 +119,14 @@ func (p *Pipeline) testStage(ctx context.Context, opt Options, pkgs []string, re
 		t.Packages, t.Tests, t.Skipped, t.Assertions, t.Functions, t.WithoutAssertions, path), nil
 }
 
-// baselinePath is where the facts of the last promoted build with the same
-// test scope are kept.
-func (p *Pipeline) baselinePath(scopeKey string) string {
-	return filepath.Join(p.Stack.StateDir, "testfacts", "promoted-"+scopeKey+".json")
+// BaselinePath is where the facts of the last promoted build with the same
+// test scope (or baseline name) are kept.
+func (p *Pipeline) BaselinePath(opt TestHealthOptions, f *testfacts.Facts) string {
+	name := opt.Baseline
+	if name == "" {
+		name = f.ScopeKey()
+	}
+	return filepath.Join(p.Stack.StateDir, "testfacts", "promoted-"+testfacts.ScopeKey([]string{name})+".json")
 }
 
 // testHealth compares this build's facts with the last promoted build's and
@@ -129,7 +137,7 @@ func (p *Pipeline) testHealth(ctx context.Context, opt Options, res *Result) (st
 	if cur == nil {
 		return "", errors.New("no test facts from the test stage")
 	}
-	base, err := testfacts.Load(p.baselinePath(cur.ScopeKey()))
+	base, err := testfacts.Load(p.BaselinePath(opt.TestHealth, cur))
 	if errors.Is(err, testfacts.ErrNoFacts) {
 		return fmt.Sprintf("no promoted build with test facts for %s yet: nothing to compare (this build's facts become the baseline when it is promoted)", strings.Join(cur.Scope, " ")), nil
 	}
@@ -185,7 +193,7 @@ func overriddenNote(n int) string {
 // scope and computes the lead time of the change.
 func (p *Pipeline) promoted(ctx context.Context, opt Options, res *Result) {
 	if f := res.TestFacts; f != nil {
-		if err := f.Save(p.baselinePath(f.ScopeKey())); err != nil {
+		if err := f.Save(p.BaselinePath(opt.TestHealth, f)); err != nil {
 			p.say("    warning: test facts not kept as the baseline: %v", err)
 		}
 	}

@@ -146,14 +146,20 @@ func (f *Facts) Totals() Totals {
 // kept apart.
 func (f *Facts) ScopeKey() string { return ScopeKey(f.Scope) }
 
-// ScopeKey turns package patterns into a file-name-safe key.
+// ScopeKey turns package patterns into a file-name-safe key: "all" for
+// ./..., otherwise the patterns with every other character than letters,
+// digits, - and _ turned into _.
 func ScopeKey(patterns []string) string {
 	s := strings.Join(patterns, "+")
-	s = strings.NewReplacer("./", "", "/", "_", ".", "dot", "+", "__").Replace(s)
-	if s == "" {
+	if s == "" || s == "./..." {
 		return "all"
 	}
-	return s
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, strings.TrimPrefix(s, "./"))
 }
 
 // Save writes the facts as indented JSON, atomically.

@@ -25,10 +25,14 @@ commands:
   stack down        stop it; data stays in the state folder
   stack status      what runs where, HAProxy weights
   release           release a version: --version V [--fault-error-rate R] [--canary-weight 10] [--steps 10,50] [--skip-tests]
+                    [--test-packages ./...] [--fuzz-time 2s] [--lint] [--bench-count 5]
                     exit 0 promoted, 1 rolled back, 2 blocked before deploy, 3 pipeline error
   rollback          roll back a canary an interrupted release left deployed (no canary: nothing to do)
   replay-incident   with the stack up and load through HAProxy: a version failing 30%
                     is rolled back, then a healthy one promoted; exit 0 only if every check passes
+  replay-test-stage with the stack up and load: from a scratch clone, a change that edits a test's
+                    expected value to match broken output, and one that deletes an assertion, are
+                    blocked at the test stage naming the test; one that adds a test is promoted
 
 Every command takes --state DIR (env RELEASE_STATE_DIR, default ./.state/stack).
 Run "release <command> -h" for its flags.
@@ -68,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runRelease(ctx, args[2:], getenv, stdout, stderr)
 	case "replay-incident":
 		return runReplay(ctx, args[2:], getenv, stdout, stderr)
+	case "replay-test-stage":
+		return runReplayTestStage(ctx, args[2:], getenv, stdout, stderr)
 	case "rollback":
 		return runRollback(ctx, args[2:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
