@@ -90,8 +90,9 @@ func (f *Facts) ReadTestJSON(r io.Reader) (Output, error) {
 				failed[ev.Package] = true
 			}
 		case "build-fail":
-			if ev.ImportPath != "" {
-				failed[strings.TrimSuffix(strings.Fields(ev.ImportPath + " ")[0], ".test")] = true
+			// "m/a_test [m/a.test]" or "m/a.test": the package is m/a.
+			if f := strings.Fields(ev.ImportPath); len(f) > 0 {
+				failed[strings.TrimSuffix(strings.TrimSuffix(f[0], ".test"), "_test")] = true
 			}
 		}
 	}

@@ -74,11 +74,11 @@ import (
 // Added by the test-stage replay: a change that adds a test.
 func TestAliasLengthLimits(t *testing.T) {
 	for _, n := range []int{3, 64} {
-		if _, err := app.ValidateAlias(strings.Repeat("a", n)); err != nil {
+		if err := app.ValidateAlias(strings.Repeat("a", n)); err != nil {
 			t.Errorf("alias of %d letters refused: %v", n, err)
 		}
 	}
-	if _, err := app.ValidateAlias(strings.Repeat("a", 65)); err == nil {
+	if err := app.ValidateAlias(strings.Repeat("a", 65)); err == nil {
 		t.Error("alias of 65 letters accepted")
 	}
 }
