@@ -17,7 +17,8 @@ import (
 // Debian packages on free loopback ports in a temporary folder, then the
 // incident replay under load: a version failing 30% of its requests must be
 // failed by the gate and rolled back with under 1% user errors and no link
-// lost, and a healthy version promoted with zero failed requests.
+// lost, and a healthy version promoted with zero failed requests. Then the
+// incident at the test stage (replay-test-stage) on the same stack.
 func TestReplayIncident(t *testing.T) {
 	// The recursion guard comes first and holds under CI too: the release
 	// pipeline's test stage sets it, and that pipeline run is the thing
@@ -28,7 +29,7 @@ func TestReplayIncident(t *testing.T) {
 	for _, tool := range []string{"prometheus", "prometheus-pushgateway", "haproxy", "go"} {
 		testenv.RequireTool(t, tool)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	state := t.TempDir()
 	getenv := func(string) string { return "" }
@@ -110,6 +111,31 @@ func TestReplayIncident(t *testing.T) {
 	}
 	if !strings.Contains(out, "canary=") || !strings.Contains(out, "maint") {
 		t.Errorf("after the replay the canary server should be in maintenance:\n%s", out)
+	}
+
+	// The incident at the test stage, on the same stack: from a scratch
+	// clone, the edited expectation and the deleted assertion are blocked
+	// naming the test; a change that adds a test is promoted.
+	start = time.Now()
+	out, err = exec("replay-test-stage", "--state", state,
+		"--gate-interval", "1s", "--gate-warmup", "2s", "--gate-max-duration", "30s", "--rps", "150")
+	t.Logf("replay-test-stage (%s):\n%s", time.Since(start).Round(time.Second), out)
+	if err != nil {
+		t.Fatalf("replay-test-stage: %v", err)
+	}
+	for _, want := range []string{
+		"PASS  the baseline is promoted with its test facts",
+		"PASS  the edited expectation is blocked at the test stage, naming the test",
+		"PASS  the deleted assertion is blocked at the test stage, naming the test",
+		"PASS  the change that adds a test is not blocked, and is promoted",
+		`expected values changed: was "url is required"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("replay-test-stage output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "FAIL  ") {
+		t.Errorf("a test-stage replay check failed")
 	}
 }
 
