@@ -402,11 +402,47 @@ func pushPipelineMetrics(t *testing.T, url string, runs float64) {
 	lastOK.Set(now)
 	lastFail.Set(now - 600)
 	restore.Set(42)
+	testStageMetrics(reg, fmt.Sprintf("v%.0f", runs+1), fmt.Sprintf("rev%.0f", runs), now, runs)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := push.New(url, pm.JobName).Gatherer(reg).PushContext(ctx); err != nil {
 		t.Fatalf("push pipeline metrics: %v", err)
 	}
+}
+
+// testStageMetrics registers what the test stage of one build pushes
+// (ci/release/testmetrics.go): every test-fact series with the build's
+// version and revision, a test-health check with one blocking and one
+// overridden finding, the override counter and the lead time.
+func testStageMetrics(reg *prometheus.Registry, version, revision string, now, runs float64) {
+	vr := []string{pm.LabelVersion, pm.LabelRevision}
+	gauge := func(name string, labels ...string) *prometheus.GaugeVec {
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: name}, append(labels, vr...))
+		reg.MustRegister(g)
+		return g
+	}
+	pkg := "github.com/obsshort/shortener/app"
+	gauge(pm.TestFactsTimestampSeconds).WithLabelValues(version, revision).Set(now)
+	tests := gauge(pm.Tests, pm.LabelPackage, pm.LabelResult)
+	tests.WithLabelValues(pkg, "pass", version, revision).Set(160)
+	tests.WithLabelValues(pkg, "skip", version, revision).Set(1)
+	tests.WithLabelValues(pkg, "fail", version, revision).Set(0)
+	gauge(pm.TestCoverageRatio, pm.LabelPackage).WithLabelValues(pkg, version, revision).Set(0.9)
+	gauge(pm.TestAssertions, pm.LabelPackage).WithLabelValues(pkg, version, revision).Set(90)
+	gauge(pm.TestFunctionsWithoutAssertions, pm.LabelPackage).WithLabelValues(pkg, version, revision).Set(0)
+	gauge(pm.FuzzExecutions, pm.LabelPackage, pm.LabelTarget).WithLabelValues(pkg, "FuzzValidateURL", version, revision).Set(12000)
+	gauge(pm.LintFindings, pm.LabelLinter).WithLabelValues("go vet", version, revision).Set(0)
+	gauge(pm.BuildDurationSeconds).WithLabelValues(version, revision).Set(12)
+	gauge(pm.BinarySizeBytes, pm.LabelBinary).WithLabelValues("shortener", version, revision).Set(2.5e7)
+	gauge(pm.BenchGuardRatio, pm.LabelPackage, pm.LabelBenchmark).WithLabelValues("github.com/obsshort/shortener/telemetry", "BenchmarkInstrumented", version, revision).Set(1.8)
+	gauge(pm.TestCheckDurationSeconds, pm.LabelCheck).WithLabelValues("go_test", version, revision).Set(60)
+	findings := gauge(pm.TestHealthFindings, pm.LabelKind, pm.LabelState)
+	findings.WithLabelValues("expectation", pm.StateBlocking, version, revision).Set(1)
+	findings.WithLabelValues("skipped", pm.StateOverridden, version, revision).Set(1)
+	overrides := prometheus.NewCounterVec(prometheus.CounterOpts{Name: pm.TestHealthOverridesTotal, Help: "overrides"}, []string{pm.LabelKind})
+	reg.MustRegister(overrides)
+	overrides.WithLabelValues("skipped").Add(runs)
+	gauge(pm.LeadTimeSeconds).WithLabelValues(version, revision).Set(3600)
 }
 
 // sendTraffic sends what users would until ctx ends: on stable creates,

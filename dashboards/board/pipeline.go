@@ -174,6 +174,8 @@ func Pipeline() Board {
 					},
 				},
 			}},
+			testStage(41),
 		},
+		Annotations: []Annotation{builds, testHealthBlocks},
 	}
 }
