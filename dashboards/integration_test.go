@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/obsshort/shortener/alerts"
 	pm "github.com/obsshort/shortener/ci/release/metricnames"
+	"github.com/obsshort/shortener/dashboards/preview"
 	"github.com/obsshort/shortener/internal/loadgen"
 	"github.com/obsshort/shortener/internal/promtest"
 	"github.com/obsshort/shortener/internal/testenv"
@@ -185,6 +187,58 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 					if label != "" && !labels[label] {
 						t.Errorf("%s: series of %s have no label %q", q, expr, label)
 					}
+				}
+			}
+		}
+	})
+
+	// What a person would see: every panel of every dashboard evaluated
+	// and drawn in one page per dashboard, opened in headless Chromium;
+	// each panel must show a chart with marks, none "No data" or an error.
+	t.Run("preview", func(t *testing.T) {
+		chromium := testenv.RequireTool(t, "chromium")
+		ds, err := Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		b, err := preview.NewBrowser(qctx, chromium, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		cfg := preview.Config{Prometheus: prom.Client, Range: 2 * time.Minute, Vars: map[string]string{"job": "shortener"}, Substitute: Substitute}
+		for _, d := range ds {
+			title, _ := d.Raw["title"].(string)
+			page, err := preview.Evaluate(qctx, cfg, preview.Source{File: d.File, Title: title, Panels: d.Panels()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			html := filepath.Join(dir, strings.TrimSuffix(d.File, ".json")+".html")
+			f, err := os.Create(html)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := page.HTML(f); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			seen, err := b.Inspect(qctx, html, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for _, p := range page.Panels {
+				if p.Type != "row" {
+					want++
+				}
+			}
+			if len(seen) != want {
+				t.Errorf("%s: the browser shows %d panels, the dashboard has %d", d.File, len(seen), want)
+			}
+			for _, s := range seen {
+				if !s.OK() {
+					t.Errorf("%s: panel %q (%s) in the browser: state %s, drawn %v, shows %q", d.File, s.Title, s.Type, s.State, s.Drawn, s.Shown)
 				}
 			}
 		}
