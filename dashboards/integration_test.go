@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -215,14 +214,9 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 				t.Fatal(err)
 			}
 			html := filepath.Join(dir, strings.TrimSuffix(d.File, ".json")+".html")
-			f, err := os.Create(html)
-			if err != nil {
+			if err := page.WriteFile(html); err != nil {
 				t.Fatal(err)
 			}
-			if err := page.HTML(f); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
 			seen, err := b.Inspect(qctx, html, "")
 			if err != nil {
 				t.Fatal(err)

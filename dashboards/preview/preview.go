@@ -61,9 +61,9 @@ type Source struct {
 // Page is one evaluated dashboard.
 type Page struct {
 	File, Title string
-	From, To         time.Time
-	Vars             map[string]string
-	Panels           []Panel
+	From, To    time.Time
+	Vars        map[string]string
+	Panels      []Panel
 }
 
 // Panel is one evaluated panel (rows included, as headers).

@@ -85,14 +85,9 @@ func TestPreviewShowsWhatHasNoData(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := filepath.Join(t.TempDir(), "test.html")
-	f, err := os.Create(html)
-	if err != nil {
+	if err := page.WriteFile(html); err != nil {
 		t.Fatal(err)
 	}
-	if err := page.HTML(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	b, err := NewBrowser(ctx, chromium, t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -113,6 +114,19 @@ func (p Page) Summary() string {
 // HTML writes the page.
 func (p Page) HTML(w io.Writer) error { return tmpl.Execute(w, p) }
 
+// WriteFile writes the page to path.
+func (p Page) WriteFile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := p.HTML(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
 // viz draws one panel with data.
 func viz(p Panel) template.HTML {
 	switch p.Type {
@@ -156,18 +170,7 @@ func lines(p Panel) template.HTML {
 			}
 		}
 	}
-	if lo > 0 {
-		lo = 0
-	}
-	if p.Min != nil {
-		lo = *p.Min
-	}
-	if p.Max != nil {
-		hi = *p.Max
-	}
-	if hi <= lo {
-		hi = lo + 1
-	}
+	lo, hi = p.scale(math.Min(lo, 0), hi)
 	span := t1.Sub(t0).Seconds()
 	if span <= 0 {
 		span = 1
@@ -216,6 +219,21 @@ func lines(p Panel) template.HTML {
 	}
 	b.WriteString(`</div>`)
 	return template.HTML(b.String())
+}
+
+// scale is the value axis: the panel's min and max where set, else the
+// data's, never empty.
+func (p Panel) scale(lo, hi float64) (float64, float64) {
+	if p.Min != nil {
+		lo = *p.Min
+	}
+	if p.Max != nil {
+		hi = *p.Max
+	}
+	if hi <= lo {
+		hi = lo + 1
+	}
+	return lo, hi
 }
 
 // stack adds each series to the ones before it, at the same timestamps.
@@ -302,21 +320,13 @@ func tableHTML(p Panel) template.HTML {
 // bars is a horizontal bar per series, from the panel's min to its max
 // (or the largest value).
 func bars(p Panel) template.HTML {
-	lo, hi := 0.0, 0.0
+	top := 0.0
 	for _, s := range p.Series {
 		if v, ok := s.Last(); ok {
-			hi = math.Max(hi, v)
+			top = math.Max(top, v)
 		}
 	}
-	if p.Min != nil {
-		lo = *p.Min
-	}
-	if p.Max != nil {
-		hi = *p.Max
-	}
-	if hi <= lo {
-		hi = lo + 1
-	}
+	lo, hi := p.scale(0, top)
 	var b strings.Builder
 	b.WriteString(`<div class="bars">`)
 	for i, s := range p.Series {

@@ -106,15 +106,7 @@ func (r TestStageReport) Passed() bool { return Report{Checks: r.Checks}.Passed(
 func RunTestStage(ctx context.Context, cfg stack.Config, o TestStageOptions, stdout, stderr io.Writer) (TestStageReport, error) {
 	var rep TestStageReport
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
-	check := func(name string, pass bool, format string, a ...any) {
-		c := Check{Name: name, Pass: pass, Detail: fmt.Sprintf(format, a...)}
-		rep.Checks = append(rep.Checks, c)
-		verdict := "PASS"
-		if !pass {
-			verdict = "FAIL"
-		}
-		say("%s  %s: %s", verdict, name, c.Detail)
-	}
+	check := checker(&rep.Checks, say)
 	if len(o.Packages) == 0 {
 		o.Packages = []string{"./app"}
 	}
@@ -229,13 +221,7 @@ func RunTestStage(ctx context.Context, cfg stack.Config, o TestStageOptions, std
 	stopLoad()
 	wg.Wait()
 	say("users during the test-stage replay: %s", gen.Counts())
-	n := 0
-	for _, c := range rep.Checks {
-		if c.Pass {
-			n++
-		}
-	}
-	say("=== test-stage replay: %d of %d checks passed", n, len(rep.Checks))
+	say("=== test-stage replay: %s", tally(rep.Checks))
 	return rep, nil
 }
 

@@ -143,7 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		base := filepath.Join(outDir, strings.TrimSuffix(d.File, ".json"))
-		if err := writePage(page, base+".html"); err != nil {
+		if err := page.WriteFile(base + ".html"); err != nil {
 			return err
 		}
 		shot := ""
@@ -179,16 +179,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("%d panels show no data or an error", len(bad))
 	}
 	return nil
-}
-
-func writePage(p preview.Page, path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := p.HTML(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
