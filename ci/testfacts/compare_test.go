@@ -23,7 +23,7 @@ func TestCompareCoverageAndGuards(t *testing.T) {
 		},
 		BenchRatios: map[string]float64{"m/t.BenchmarkInstrumented": 2.49, "m/t.BenchmarkSampled": 3.76},
 	}
-	got := Compare(base, cur, DefaultTolerance)
+	got := Compare(base, cur, Tolerance{CoveragePoints: 1, BenchRatio: 0.25})
 	var s []string
 	for _, f := range got {
 		s = append(s, f.String())

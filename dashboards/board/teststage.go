@@ -82,7 +82,7 @@ func testStage(y int) Row {
 		ts("Lint findings", "go vet and staticcheck findings of each build.", "short", at(16, 39, 8, 8),
 			Query{Expr: `sum by (linter) (release_lint_findings)`, Legend: "{{linter}}"}),
 
-		ts("Benchmark guard ratios", "Each benchmark's CPU time per operation over its package's baseline benchmark in the same run (higher is slower); more than 25% above the last promoted build blocks the release.", "short", at(0, 47, 12, 8),
+		ts("Benchmark guard ratios", "Each benchmark's CPU time per operation over its package's baseline benchmark in the same run (higher is slower); more than 50% above the last promoted build blocks the release.", "short", at(0, 47, 12, 8),
 			Query{Expr: `max by (benchmark) (release_bench_guard_ratio)`, Legend: "{{benchmark}}"}),
 		ts("Fuzz executions", "Inputs each fuzz target ran in the test stage.", "short", at(12, 47, 12, 8),
 			Query{Expr: `sum by (target) (release_fuzz_executions)`, Legend: "{{target}}"}),
