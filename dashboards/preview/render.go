@@ -368,6 +368,27 @@ func heatmapSVG(p Panel) template.HTML {
 	if len(bs) == 0 {
 		return ""
 	}
+	// Prometheus buckets are cumulative (le = at most); each cell shows
+	// the requests of its own bucket, as Grafana's heatmap does.
+	for i := len(bs) - 1; i > 0; i-- {
+		prev := map[int64]float64{}
+		for _, pt := range bs[i-1].s.Points {
+			prev[pt.T.UnixMilli()] = pt.V
+		}
+		pts := make([]Point, len(bs[i].s.Points))
+		for j, pt := range bs[i].s.Points {
+			pts[j] = Point{T: pt.T, V: pt.V - prev[pt.T.UnixMilli()]}
+		}
+		bs[i].s.Points = pts
+	}
+	top = 0
+	for _, bk := range bs {
+		for _, pt := range bk.s.Points {
+			if !math.IsNaN(pt.V) {
+				top = math.Max(top, pt.V)
+			}
+		}
+	}
 	if top <= 0 {
 		top = 1
 	}
