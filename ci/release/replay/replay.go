@@ -60,6 +60,31 @@ type Report struct {
 	LinksCreated          int
 }
 
+// checker returns a function that records a check in list and prints it
+// as PASS or FAIL with its detail.
+func checker(list *[]Check, say func(string, ...any)) func(name string, pass bool, format string, a ...any) {
+	return func(name string, pass bool, format string, a ...any) {
+		c := Check{Name: name, Pass: pass, Detail: fmt.Sprintf(format, a...)}
+		*list = append(*list, c)
+		verdict := "PASS"
+		if !pass {
+			verdict = "FAIL"
+		}
+		say("%s  %s: %s", verdict, name, c.Detail)
+	}
+}
+
+// tally says how many of the checks passed.
+func tally(checks []Check) string {
+	n := 0
+	for _, c := range checks {
+		if c.Pass {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d checks passed", n, len(checks))
+}
+
 // Passed reports whether every check passed.
 func (r Report) Passed() bool {
 	if len(r.Checks) == 0 {
@@ -100,15 +125,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 		o.KilledVersion = "v2-killed-" + stamp
 	}
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
-	check := func(name string, pass bool, format string, a ...any) {
-		c := Check{Name: name, Pass: pass, Detail: fmt.Sprintf(format, a...)}
-		rep.Checks = append(rep.Checks, c)
-		verdict := "PASS"
-		if !pass {
-			verdict = "FAIL"
-		}
-		say("%s  %s: %s", verdict, name, c.Detail)
-	}
+	check := checker(&rep.Checks, say)
 
 	gen, err := loadgen.New(loadgen.Config{BaseURL: cfg.ProxyURL(), RPS: o.RPS, CreateShare: o.CreateShare})
 	if err != nil {
@@ -216,13 +233,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	if last := gen.LastError(); last != "" {
 		say("  last transport error seen by the load: %s", last)
 	}
-	n := 0
-	for _, c := range rep.Checks {
-		if c.Pass {
-			n++
-		}
-	}
-	say("=== replay: %d of %d checks passed", n, len(rep.Checks))
+	say("=== replay: %s", tally(rep.Checks))
 	return rep, nil
 }
 
