@@ -18,12 +18,6 @@ import (
 // Both counters start at 0 and are sampled at the same times, so
 // increase()'s extrapolation cancels out of the ratio.
 func TestStableBudgetQueryLeavesGameDaysOut(t *testing.T) {
-	promtool := testenv.RequireTool(t, "promtool")
-	dir := t.TempDir()
-	rules := filepath.Join(dir, "none.yml")
-	if err := os.WriteFile(rules, []byte("groups: []\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	query := strings.ReplaceAll(stableBudgetQuery, "{{.ErrorBudget}}", "0.001")
 	const m = `http_server_request_duration_seconds_count`
 	test := `rule_files: [none.yml]
@@ -48,7 +42,48 @@ tests:
           - labels: '{}'
             value: 5
 `
-	file := filepath.Join(dir, "budget_test.yml")
+	promtoolTest(t, test)
+}
+
+// TestPreflightSelectorLeavesCanaryAlertsOut evaluates the alert query
+// gate preflight builds from preflightSelector over firing alerts of the
+// canary track, the stable track and without a track: only the last two
+// block.
+func TestPreflightSelectorLeavesCanaryAlertsOut(t *testing.T) {
+	test := `rule_files: [none.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'ALERTS{alertname="AvailabilityFastBurn",alertstate="firing",severity="page",job="shortener",track="canary"}'
+        values: '1x5'
+      - series: 'ALERTS{alertname="AvailabilityFastBurn",alertstate="firing",severity="page",job="shortener",track="stable"}'
+        values: '1x5'
+      - series: 'ALERTS{alertname="NoSuccessfulRedirects",alertstate="firing",severity="page",job="shortener"}'
+        values: '1x5'
+      - series: 'ALERTS{alertname="AvailabilityFastBurn",alertstate="firing",severity="page",job="other",track="stable"}'
+        values: '1x5'
+    promql_expr_test:
+      - expr: 'ALERTS{alertstate="firing",severity="page",` + preflightSelector + `}'
+        eval_time: 3m
+        exp_samples:
+          - labels: 'ALERTS{alertname="AvailabilityFastBurn",alertstate="firing",severity="page",job="shortener",track="stable"}'
+            value: 1
+          - labels: 'ALERTS{alertname="NoSuccessfulRedirects",alertstate="firing",severity="page",job="shortener"}'
+            value: 1
+`
+	promtoolTest(t, test)
+}
+
+// promtoolTest runs a promtool rules test file (with no rules of its own).
+func promtoolTest(t *testing.T, test string) {
+	t.Helper()
+	promtool := testenv.RequireTool(t, "promtool")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "none.yml"), []byte("groups: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "test.yml")
 	if err := os.WriteFile(file, []byte(test), 0o644); err != nil {
 		t.Fatal(err)
 	}
