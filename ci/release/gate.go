@@ -70,25 +70,43 @@ const stableBudgetQuery = `(sum(increase(http_server_request_duration_seconds_co
 	` / sum(increase(http_server_request_duration_seconds_count{job="shortener",track="stable"}[30d]))) / {{.ErrorBudget}}`
 
 func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
-	// Firing alerts of the service block, whatever their track. The error
-	// budget is read from the stable track only: a canary that was rolled
-	// back is not production, and its errors must not freeze the fix that
-	// follows it.
+	// Firing alerts of the service block, except those of the canary
+	// track: the pipeline runs only when no canary is deployed, so such an
+	// alert is what a rolled-back canary left behind (a burn rate over 5
+	// minutes outlives the canary by that long). The error budget is read
+	// from the stable track only for the same reason: a canary that was
+	// rolled back is not production, and its errors must not freeze the
+	// fix that follows it.
 	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
 	out, code, err := p.gateCmd(ctx, opt.GateBinary, "preflight",
 		"--prometheus", p.Stack.PrometheusURL(), "--config", opt.GateConfig,
-		"--selector", `job="shortener"`,
+		"--selector", PreflightSelector,
 		"--budget-query", stableBudgetQuery)
 	if err != nil {
 		return "", err
 	}
-	line := firstLine(strings.TrimSpace(string(out)))
+	text := strings.TrimSpace(string(out))
+	line := firstLine(text)
 	if code != 0 {
+		// Say why: the lines after the verdict name the alerts or the budget.
+		var why []string
+		for _, l := range strings.Split(text, "\n") {
+			if r, ok := strings.CutPrefix(strings.TrimSpace(l), "blocked: "); ok {
+				why = append(why, r)
+			}
+		}
+		if len(why) > 0 {
+			line += ": " + strings.Join(why, "; ")
+		}
 		return line, fmt.Errorf("gate preflight exit %d: %s", code, line)
 	}
 	return line, nil
 }
+
+// PreflightSelector picks the service's alerts that may block a release:
+// all but the canary track's (series without a track label match too).
+const PreflightSelector = `job="shortener", track!="canary"`
 
 // PlanResult is what `gate plan` recommended.
 type PlanResult struct {
