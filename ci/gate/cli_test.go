@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/ci/gate"
+	"github.com/obsshort/shortener/ci/release"
 	"github.com/obsshort/shortener/internal/promtest"
 	"github.com/obsshort/shortener/internal/testenv"
 )
@@ -332,6 +333,18 @@ func TestPreflightIntegration(t *testing.T) {
         expr: vector(1)
         labels: {severity: page, service: shortener}
         annotations: {summary: test alert}
+      # What a rolled-back canary leaves behind, and the same alert for a
+      # stable track and for a target without a track (other job names, so
+      # each case sees only its own).
+      - alert: AvailabilityFastBurn
+        expr: vector(1)
+        labels: {severity: page, job: shortener, track: canary}
+      - alert: AvailabilityFastBurn
+        expr: vector(1)
+        labels: {severity: page, job: shortener-stable, track: stable}
+      - alert: TargetDown
+        expr: vector(1)
+        labels: {severity: page, job: shortener-untracked}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -358,6 +371,11 @@ func TestPreflightIntegration(t *testing.T) {
 		{"spent budget blocks", []string{"--selector", `service="other"`, "--budget-query", "vector(1.3)"}, 2, "deploy freeze: 130% of the 30-day error budget is spent"},
 		{"default budget query over no traffic is said so", []string{"--selector", `service="other"`}, 0, "returned no data"},
 		{"bad PromQL is a configuration error", []string{"--budget-query", "sum(("}, 3, ""},
+		// The release pipeline's selector: a canary's leftover alert does
+		// not block the next release; stable's and untracked ones do.
+		{"pipeline: canary leftover does not block", []string{"--selector", release.PreflightSelector, "--budget-query", "vector(0.2)"}, 0, "no SLO alert firing"},
+		{"pipeline: stable alert blocks", []string{"--selector", strings.Replace(release.PreflightSelector, `job="shortener"`, `job="shortener-stable"`, 1), "--budget-query", "vector(0.2)"}, 2, "1 SLO alert(s) firing"},
+		{"pipeline: untracked alert blocks", []string{"--selector", strings.Replace(release.PreflightSelector, `job="shortener"`, `job="shortener-untracked"`, 1), "--budget-query", "vector(0.2)"}, 2, "1 SLO alert(s) firing"},
 	}
 	for _, c := range cases {
 		args := append([]string{"preflight", "--prometheus", prom.URL}, c.args...)

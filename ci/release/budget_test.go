@@ -45,36 +45,6 @@ tests:
 	promtoolTest(t, test)
 }
 
-// TestPreflightSelectorLeavesCanaryAlertsOut evaluates the alert query
-// gate preflight builds from preflightSelector over firing alerts of the
-// canary track, the stable track and without a track: only the last two
-// block.
-func TestPreflightSelectorLeavesCanaryAlertsOut(t *testing.T) {
-	test := `rule_files: [none.yml]
-evaluation_interval: 1m
-tests:
-  - interval: 1m
-    input_series:
-      - series: 'ALERTS{alertname="AvailabilityFastBurn",alertstate="firing",severity="page",job="shortener",track="canary"}'
-        values: '1x5'
-      - series: 'ALERTS{alertname="AvailabilityFastBurn",alertstate="firing",severity="page",job="shortener",track="stable"}'
-        values: '1x5'
-      - series: 'ALERTS{alertname="NoSuccessfulRedirects",alertstate="firing",severity="page",job="shortener"}'
-        values: '1x5'
-      - series: 'ALERTS{alertname="AvailabilityFastBurn",alertstate="firing",severity="page",job="other",track="stable"}'
-        values: '1x5'
-    promql_expr_test:
-      - expr: 'ALERTS{alertstate="firing",severity="page",` + preflightSelector + `}'
-        eval_time: 3m
-        exp_samples:
-          - labels: 'ALERTS{alertname="AvailabilityFastBurn",alertstate="firing",severity="page",job="shortener",track="stable"}'
-            value: 1
-          - labels: 'ALERTS{alertname="NoSuccessfulRedirects",alertstate="firing",severity="page",job="shortener"}'
-            value: 1
-`
-	promtoolTest(t, test)
-}
-
 // promtoolTest runs a promtool rules test file (with no rules of its own).
 func promtoolTest(t *testing.T, test string) {
 	t.Helper()

@@ -75,23 +75,19 @@ func (p *Pipeline) gateCmd(ctx context.Context, bin string, args ...string) ([]b
 const stableBudgetQuery = `(sum(increase(http_server_request_duration_seconds_count{http_response_status_code=~"5..",job="shortener",track="stable",` + stack.FaultLabel + `!="on"}[30d]))` +
 	` / sum(increase(http_server_request_duration_seconds_count{job="shortener",track="stable",` + stack.FaultLabel + `!="on"}[30d]))) / {{.ErrorBudget}}`
 
-// preflightSelector picks the alerts that freeze releases: the service's,
-// except those of the canary track. A canary's burn-rate alert is about a
-// canary; once it is rolled back the alert still fires for minutes (its
-// series stay in the 5-minute window) and must not freeze the fix that
-// follows it, as its errors do not spend the budget either. Alerts of the
-// stable track and those without a track label count.
-const preflightSelector = `job="shortener",track!="canary"`
-
 func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
-	// The error budget is read from the stable track only: a canary that
-	// was rolled back is not production, and its errors must not freeze
-	// the fix that follows it (nor do a game day's, stableBudgetQuery).
+	// Firing alerts of the service block, except those of the canary
+	// track: the pipeline runs only when no canary is deployed, so such an
+	// alert is what a rolled-back canary left behind (a burn rate over 5
+	// minutes outlives the canary by that long). The error budget is read
+	// from the stable track only for the same reason: a canary that was
+	// rolled back is not production, and its errors must not freeze the
+	// fix that follows it (nor do a game day's, stableBudgetQuery).
 	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
 	out, code, err := p.gateCmd(ctx, opt.GateBinary, "preflight",
 		"--prometheus", p.Stack.PrometheusURL(), "--config", opt.GateConfig,
-		"--selector", preflightSelector,
+		"--selector", PreflightSelector,
 		"--budget-query", stableBudgetQuery)
 	if err != nil {
 		return "", err
@@ -99,7 +95,7 @@ func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
 	text := strings.TrimSpace(string(out))
 	line := firstLine(text)
 	if code != 0 {
-		// Say why: the gate lists each reason on a line of its own.
+		// Say why: the lines after the verdict name the alerts or the budget.
 		var why []string
 		for _, l := range strings.Split(text, "\n") {
 			if r, ok := strings.CutPrefix(strings.TrimSpace(l), "blocked: "); ok {
@@ -113,6 +109,10 @@ func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
 	}
 	return line, nil
 }
+
+// PreflightSelector picks the service's alerts that may block a release:
+// all but the canary track's (series without a track label match too).
+const PreflightSelector = `job="shortener", track!="canary"`
 
 // PlanResult is what `gate plan` recommended.
 type PlanResult struct {

@@ -91,7 +91,7 @@ exit 2`)
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
-	for _, want := range []string{"--selector\n" + preflightSelector + "\n", "--budget-query\n" + stableBudgetQuery + "\n"} {
+	for _, want := range []string{"--selector\n" + PreflightSelector + "\n", "--budget-query\n" + stableBudgetQuery + "\n"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("gate preflight args lack %q:\n%s", want, b)
 		}
