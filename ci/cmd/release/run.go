@@ -372,7 +372,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	fs.Float64Var(&o.QRShare, "qr-share", 0.02, "share of requests that fetch a link's QR code (the low-traffic route /{code}/qr)")
 	badRoute := fs.String("bad-route", "/{code}/qr", `regression "one route": a canary answering 500 to every request of this route pattern and to nothing else ("": skip)`)
 	addedLatency := fs.Duration("added-latency", 40*time.Millisecond, `regression "latency only": a canary adding this delay to every request, under the SLO's threshold (0: skip)`)
-	baseErrors := fs.Float64("base-error-rate", 0.01, `regression "2x errors": stable (restarted for the scenario) answers 500 to this share of redirects, the canary to twice as many (0: skip)`)
+	baseErrors := fs.Float64("base-error-rate", 0.02, `regression "2x errors": stable (restarted for the scenario) answers 500 to this share of redirects, the canary to twice as many (0: skip)`)
 	fs.IntVar(&o.RegressionShare, "regression-share", 50, "canary share in percent of the regressions above (no plan: each must end quickly)")
 	fs.DurationVar(&o.RegressionMaxDuration, "regression-max-duration", 3*time.Minute, "longest analysis of each regression above (not failed by then: inconclusive, rolled back, and the check fails)")
 	fs.DurationVar(&o.RollbackDeadline, "rollback-deadline", 90*time.Second, "longest allowed from canary traffic to rollback")
