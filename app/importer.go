@@ -75,45 +75,61 @@ const importClockSkew = time.Minute
 // fails, or onRow fails; rows up to then are stored and reported, so a
 // second run resumes where it stopped.
 func (s *Service) Import(ctx context.Context, rows RowReader, onRow func(ImportResult) error) (ImportTotals, error) {
+	// Rows wait in pending, in file order, until a batch is written, so the
+	// report follows the file; refused and skipped rows count towards the
+	// batch too, which keeps memory bounded whatever the rows are.
+	type entry struct {
+		res  ImportResult
+		link *Link // nil: decided without the store
+	}
 	var (
 		totals  ImportTotals
-		batch   = make([]*Link, 0, importBatch)
-		lines   = make([]int, 0, importBatch)
-		derived = map[string]bool{} // codes derived in this batch, to report them as skipped alike
+		pending = make([]entry, 0, importBatch)
+		links   = make([]*Link, 0, importBatch)
+		derived = map[string]bool{} // codes derived in this batch
 	)
-	report := func(r ImportResult) error {
-		switch r.Result {
-		case ImportCreated:
-			totals.Created++
-		case ImportSkipped:
-			totals.Skipped++
-		default:
-			totals.Refused++
-		}
-		return onRow(r)
-	}
 	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+		links = links[:0]
+		for _, e := range pending {
+			if e.link != nil {
+				links = append(links, e.link)
+			}
 		}
-		out, err := s.Store.ImportLinks(ctx, batch)
-		if err != nil {
-			return fmt.Errorf("import: store rows from line %d: %w", lines[0], err)
+		var out []ImportOutcome
+		if len(links) > 0 {
+			var err error
+			if out, err = s.Store.ImportLinks(ctx, links); err != nil {
+				return fmt.Errorf("import: store rows from line %d: %w", pending[0].res.Line, err)
+			}
 		}
-		for i, l := range batch {
-			r := ImportResult{Line: lines[i], Code: l.Code, Result: ImportCreated}
-			if !out[i].Created {
-				if out[i].ExistingURL == l.URL {
+		i := 0
+		for _, e := range pending {
+			r := e.res
+			if e.link != nil {
+				o := out[i]
+				i++
+				switch {
+				case o.Created:
+					r.Result = ImportCreated
+				case o.ExistingURL == e.link.URL:
 					r.Result, r.Reason = ImportSkipped, "already present"
-				} else {
-					r.Result, r.Reason = ImportRefused, fmt.Sprintf("code %s is taken by another URL (%s)", l.Code, shorten(out[i].ExistingURL))
+				default:
+					r.Result, r.Reason = ImportRefused, fmt.Sprintf("code %s is taken by another URL (%s)", e.link.Code, shorten(o.ExistingURL))
 				}
 			}
-			if err := report(r); err != nil {
+			switch r.Result {
+			case ImportCreated:
+				totals.Created++
+			case ImportSkipped:
+				totals.Skipped++
+			default:
+				totals.Refused++
+			}
+			if err := onRow(r); err != nil {
 				return err
 			}
 		}
-		batch, lines = batch[:0], lines[:0]
+		pending = pending[:0]
 		clear(derived)
 		return nil
 	}
@@ -140,19 +156,13 @@ func (s *Service) Import(ctx context.Context, rows RowReader, onRow func(ImportR
 			}
 			return totals, fmt.Errorf("import line %d: %w", row.Line, err)
 		case err != nil:
-			if err := report(ImportResult{Line: row.Line, Code: row.Code, Result: ImportRefused, Reason: ErrorMessage(err)}); err != nil {
-				return totals, err
-			}
-			continue
+			pending = append(pending, entry{res: ImportResult{Line: row.Line, Code: row.Code, Result: ImportRefused, Reason: ErrorMessage(err)}})
 		case skip:
-			if err := report(ImportResult{Line: row.Line, Code: link.Code, Result: ImportSkipped, Reason: "already present"}); err != nil {
-				return totals, err
-			}
-			continue
+			pending = append(pending, entry{res: ImportResult{Line: row.Line, Code: link.Code, Result: ImportSkipped, Reason: "already present"}})
+		default:
+			pending = append(pending, entry{res: ImportResult{Line: row.Line, Code: link.Code}, link: link})
 		}
-		batch = append(batch, link)
-		lines = append(lines, row.Line)
-		if len(batch) == importBatch {
+		if len(pending) == importBatch {
 			if err := flush(); err != nil {
 				return totals, err
 			}
