@@ -162,7 +162,7 @@ func TestReadFormats(t *testing.T) {
 		{
 			name:   "plain without header",
 			format: linkfile.Auto, detected: linkfile.Plain,
-			file:   "https://a.example/\nhttps://b.example/,mine\nhttps://c.example/,x,y\n\"https://d.example/\n",
+			file: "https://a.example/\nhttps://b.example/,mine\nhttps://c.example/,x,y\n\"https://d.example/\n",
 			rows: []want{
 				{line: 1, url: "https://a.example/"},
 				{line: 2, code: "mine", url: "https://b.example/"},
@@ -173,13 +173,13 @@ func TestReadFormats(t *testing.T) {
 		{
 			name:   "plain with header",
 			format: linkfile.Plain, detected: linkfile.Plain,
-			file:   "URL,Alias\nhttps://a.example/,al1\n",
-			rows:   []want{{line: 2, code: "al1", url: "https://a.example/"}},
+			file: "URL,Alias\nhttps://a.example/,al1\n",
+			rows: []want{{line: 2, code: "al1", url: "https://a.example/"}},
 		},
 		{
 			name:   "empty file",
 			format: linkfile.Auto, detected: linkfile.Plain,
-			file:   "\n\n",
+			file: "\n\n",
 		},
 	}
 	for _, tt := range tests {

@@ -17,13 +17,13 @@ import (
 type Reader struct {
 	Format string // the format read (auto resolved)
 
-	src   lines
-	cols  map[string]int // column -> index, for CSV formats with a header
+	src  lines
+	cols map[string]int // column -> index, for CSV formats with a header
 	// multiline: a quoted field may hold line breaks (titles in Shlink's
 	// and YOURLS' files); elsewhere an unclosed quote spoils only its line.
 	multiline bool
-	first *pending       // a data row read while detecting the format
-	row   func(line int, fields []string) app.ImportRow
+	first     *pending // a data row read while detecting the format
+	row       func(line int, fields []string) app.ImportRow
 }
 
 type pending struct {
