@@ -154,6 +154,9 @@ func (l *lines) next() (text string, tooLong bool, err error) {
 			long = true
 			continue
 		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", false, err // a read that failed: the row is not whole
+		}
 		if len(b) == 0 && err != nil {
 			if long {
 				l.line++
