@@ -21,6 +21,10 @@ type passwordData struct {
 // It works without JavaScript.
 func servePasswordPage(w http.ResponseWriter, r *http.Request, d Deps, code string, status int, msg string) {
 	setSecurityHeaders(w.Header())
+	// CSP's form-action also governs where the form's answer redirects:
+	// with 'self' alone, a browser refuses to follow the right password's
+	// redirect to the link's target (any http or https host).
+	w.Header().Set("Content-Security-Policy", passwordPagePolicy)
 	w.Header().Set("Cache-Control", "no-store")
 	d.render(w, r, status, "password.html", passwordData{Code: code, Error: msg})
 }
