@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"fmt"
 	"image/png"
 	"log/slog"
@@ -10,32 +9,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	goqr "github.com/piglig/go-qr"
 
 	"github.com/obsshort/shortener/app/server"
+	"github.com/obsshort/shortener/internal/testenv"
 	"github.com/obsshort/shortener/telemetry"
 )
-
-// lockedBuffer is a log sink tests can read while the server writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 const (
 	secretTarget   = "https://secret.example/the/target?token=abc"
@@ -47,7 +28,7 @@ func unlockForm(pw string) string { return url.Values{"password": {pw}}.Encode()
 var formType = []string{"Content-Type", "application/x-www-form-urlencoded"}
 
 func TestProtectedLinkAnswers(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testenv.SyncBuffer{}
 	ts := newTestServer(t, func(d *server.Deps) {
 		d.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
