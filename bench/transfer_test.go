@@ -26,8 +26,8 @@ func TestMeasureTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Import["large"]; got.Created != 3000 || got.PeakRSS <= 0 || got.Took <= 0 {
-		t.Errorf("large import = %+v; want 3000 created, a peak RSS and a duration", got)
+	if got := res.Import["large"]; got.Created != 3000 || got.PeakRSS <= 0 || got.Took <= 0 || got.CPU <= 0 {
+		t.Errorf("large import = %+v; want 3000 created, a peak RSS, a duration and CPU time", got)
 	}
 	if got := res.Import["again"]; got.Skipped != 3000 || got.Created != 0 {
 		t.Errorf("second import = %+v; want 3000 skipped", got)
