@@ -255,6 +255,10 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err := h.comparePGCreates(ctx, rep); err != nil {
 		return nil, err
 	}
+	h.logf("shortener export and import of %d and %d links", cfg.SmallLinks, cfg.LargeLinks)
+	if rep.Transfer, err = measureTransfer(ctx, h.bins["shortener"], dir, small, large, cfg.SmallLinks, cfg.LargeLinks); err != nil {
+		return nil, err
+	}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("OTLP sink received %d export requests (%s of spans) during the run", h.sink.requests.Load(), mib(h.sink.bytes.Load())))
 	rep.Notes = append(rep.Notes, "load average (1 min) at start "+loadStart+", at end "+loadAvg()+" on "+strconv.Itoa(runtime.NumCPU())+" CPUs: other work on the machine shares the cores, which the ratios to the baseline absorb only partly")
 	if lb := rep.Latency["baseline"]; lb.Achieved < 0.95*float64(cfg.Rate) || lb.Errors > 0 {
@@ -263,7 +267,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if cfg.TraceSampler != "" {
 		rep.Notes = append(rep.Notes, "NOT the default setup: full-telemetry runs used OTEL_TRACES_SAMPLER "+cfg.TraceSampler)
 	}
-	rep.Figures = figures(cfg, rep, rss)
+	rep.Figures = append(figures(cfg, rep, rss), transferFigures(rep.Transfer)...)
 	rep.Elapsed = time.Since(began).Round(time.Second).String()
 	if err := rep.write(cfg.OutDir); err != nil {
 		return rep, err
