@@ -89,7 +89,7 @@ release: release-bin
 release-rollback: release-bin
 	$(RELEASE) rollback
 
-## replay-incident: with the stack up, under load: a v2 failing 30% is rolled back, a canary killed mid-analysis is failed and rolled back, a healthy v2 promoted; exit 0 only if every check passes
+## replay-incident: with the stack up, under load: a v2 failing 30% is rolled back; a canary killed mid-analysis, one failing on one low-traffic route, one slower but under the SLO and one with twice stable's errors are each failed and rolled back; a healthy v2 is promoted; exit 0 only if every check passes
 replay-incident: release-bin
 	$(RELEASE) replay-incident --skip-tests $(REPLAY_FLAGS)
 

@@ -3,11 +3,9 @@ package server
 import (
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"time"
 )
 
 // recoverer turns a panic into a logged 500 so no panic reaches a user.
@@ -62,40 +60,4 @@ func crossOriginProtection(logger *slog.Logger) func(http.Handler) http.Handler 
 		encode(w, http.StatusForbidden, errorBody{Error: "cross-origin request refused: submit the form from this site's own page"})
 	}))
 	return cop.Handler
-}
-
-// Fault is the opt-in fault injection for game days: a share of public
-// requests answers 500, and every public request can be delayed. Health
-// endpoints are spared so a faulty instance stays in the load balancer, as a
-// buggy release would.
-type Fault struct {
-	ErrorRate float64
-	Latency   time.Duration
-}
-
-// Enabled reports whether any fault is configured.
-func (f Fault) Enabled() bool { return f.ErrorRate > 0 || f.Latency > 0 }
-
-func (f Fault) middleware(next http.Handler) http.Handler {
-	if !f.Enabled() {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if f.Latency > 0 {
-			select {
-			case <-time.After(f.Latency):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if f.ErrorRate > 0 && rand.Float64() < f.ErrorRate {
-			encode(w, http.StatusInternalServerError, errorBody{Error: "internal error (fault injection is on for this instance)"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

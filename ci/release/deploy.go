@@ -45,7 +45,7 @@ func (p *Pipeline) startCanary(ctx context.Context, ha stack.HAProxy, dep *stack
 	if err := c.SaveDeployment(*dep); err != nil {
 		return "", err
 	}
-	p.say("    started pid %d on %s (admin %s), fault error rate %v", pid, inst.Addr, inst.AdminAddr, inst.FaultErrorRate)
+	p.say("    started pid %d on %s (admin %s), fault injection: %s", pid, inst.Addr, inst.AdminAddr, inst.Fault)
 	if err := c.Register(inst); err != nil {
 		return "", err
 	}

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/obsshort/shortener/ci/stack"
 )
 
 // Gate verdicts, from `gate analyze`'s exit code.
@@ -65,9 +67,13 @@ func (p *Pipeline) gateCmd(ctx context.Context, bin string, args ...string) ([]b
 }
 
 // stableBudgetQuery is the gate's default 30-day budget query, restricted
-// to the stable track.
-const stableBudgetQuery = `(sum(increase(http_server_request_duration_seconds_count{http_response_status_code=~"5..",job="shortener",track="stable"}[30d]))` +
-	` / sum(increase(http_server_request_duration_seconds_count{job="shortener",track="stable"}[30d]))) / {{.ErrorBudget}}`
+// to the stable track and to what it served without fault injection: a
+// game day (an instance started with --fault-* on purpose, labelled
+// stack.FaultLabel="on" by the deploy step) must not freeze releases for
+// the next 30 days. The gate still compares a canary against whatever
+// stable serves, game day or not.
+const stableBudgetQuery = `(sum(increase(http_server_request_duration_seconds_count{http_response_status_code=~"5..",job="shortener",track="stable",` + stack.FaultLabel + `!="on"}[30d]))` +
+	` / sum(increase(http_server_request_duration_seconds_count{job="shortener",track="stable",` + stack.FaultLabel + `!="on"}[30d]))) / {{.ErrorBudget}}`
 
 func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
 	// Firing alerts of the service block, except those of the canary
@@ -76,7 +82,7 @@ func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
 	// minutes outlives the canary by that long). The error budget is read
 	// from the stable track only for the same reason: a canary that was
 	// rolled back is not production, and its errors must not freeze the
-	// fix that follows it.
+	// fix that follows it (nor do a game day's, stableBudgetQuery).
 	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
 	out, code, err := p.gateCmd(ctx, opt.GateBinary, "preflight",

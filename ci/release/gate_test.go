@@ -67,3 +67,33 @@ func TestAnalyzeKillsAHungGate(t *testing.T) {
 		t.Errorf("grace %s, preflight timeout %s: a hung gate would hold the release too long", gateGrace, preflightTimeout)
 	}
 }
+
+// TestPreflightSaysWhy: a blocked preflight's reasons reach the stage's
+// error, and the gate is asked about the service's alerts outside the
+// canary track and about the stable's budget.
+func TestPreflightSaysWhy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	args := filepath.Join(dir, "args")
+	gate := fakeGate(t, `printf '%s\n' "$@" > `+args+`
+echo 'preflight: BLOCKED (exit 2): do not deploy'
+echo '  blocked: 1 SLO alert(s) firing: ALERTS{alertname="AvailabilityFastBurn",track="stable"}'
+echo '  ok: something fine'
+exit 2`)
+	var out bytes.Buffer
+	p := &Pipeline{Out: &out, Err: &out}
+	_, err := p.preflight(context.Background(), Options{GateBinary: gate})
+	if err == nil || !strings.Contains(err.Error(), `exit 2: preflight: BLOCKED (exit 2): do not deploy: 1 SLO alert(s) firing: ALERTS{alertname="AvailabilityFastBurn",track="stable"}`) ||
+		strings.Contains(err.Error(), "something fine") {
+		t.Errorf("error %v: want the blocked reason, not the notes", err)
+	}
+	b, rerr := os.ReadFile(args)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	for _, want := range []string{"--selector\n" + PreflightSelector + "\n", "--budget-query\n" + stableBudgetQuery + "\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("gate preflight args lack %q:\n%s", want, b)
+		}
+	}
+}

@@ -31,8 +31,9 @@ const (
 type Options struct {
 	Version  string
 	Revision string
-	// FaultErrorRate is passed to the canary (game days, the incident replay).
-	FaultErrorRate float64
+	// Fault is the canary's fault injection (game days, the incident
+	// replay): an error rate, a delay, limited to some routes or not.
+	Fault stack.Fault
 	// Steps are the canary's traffic shares in percent, analysed one after
 	// the other; the default is a single step of 10%.
 	Steps []int
@@ -200,8 +201,8 @@ func (p *Pipeline) defaults(opt *Options) error {
 			return fmt.Errorf("canary step %d%%: must be within 1..100", s)
 		}
 	}
-	if opt.FaultErrorRate < 0 || opt.FaultErrorRate > 1 {
-		return fmt.Errorf("fault error rate %v: must be within 0..1", opt.FaultErrorRate)
+	if err := opt.Fault.Validate(); err != nil {
+		return err
 	}
 	if opt.GateConfig == "" {
 		opt.GateConfig = filepath.Join(p.Stack.RepoRoot, "ci", "canary.yaml")
@@ -298,7 +299,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 	if err != nil {
 		return pipeErr(err)
 	}
-	canary.FaultErrorRate = opt.FaultErrorRate
+	canary.Fault = opt.Fault
 	ha := stack.HAProxy{Socket: c.Socket()}
 	if err := stage(7, pm.StageCanary, fmt.Sprintf("start %s as track=canary on slot %s, then %d%% of traffic", opt.Version, canary.Slot, opt.Steps[0]), func() (string, error) {
 		return p.startCanary(ctx, ha, &dep, canary, opt.Steps[0], res)

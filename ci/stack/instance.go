@@ -17,6 +17,67 @@ import (
 	"github.com/obsshort/shortener/internal/launch"
 )
 
+// Fault is the app's opt-in fault injection an instance is started with
+// (--fault-error-rate, --fault-latency, --fault-routes): game days and the
+// incident replay.
+type Fault struct {
+	ErrorRate float64  `json:"fault_error_rate,omitempty"`
+	Latency   Duration `json:"fault_latency,omitempty"`
+	// Routes limits both faults to these route patterns (http_route);
+	// empty: every public route.
+	Routes []string `json:"fault_routes,omitempty"`
+}
+
+// Enabled reports whether any fault is set.
+func (f Fault) Enabled() bool { return f.ErrorRate > 0 || f.Latency > 0 }
+
+// Validate says what is wrong with f, naming the flag.
+func (f Fault) Validate() error {
+	switch {
+	case f.ErrorRate < 0 || f.ErrorRate > 1:
+		return fmt.Errorf("fault error rate %v: must be within 0..1", f.ErrorRate)
+	case f.Latency < 0:
+		return fmt.Errorf("fault latency %v: must not be negative", time.Duration(f.Latency))
+	case len(f.Routes) > 0 && !f.Enabled():
+		return fmt.Errorf("fault routes %v limit an error rate or a latency, and neither is set", f.Routes)
+	}
+	return nil
+}
+
+// Args are the app's flags for f.
+func (f Fault) Args() []string {
+	var args []string
+	if f.ErrorRate > 0 {
+		args = append(args, "--fault-error-rate", strconv.FormatFloat(f.ErrorRate, 'f', -1, 64))
+	}
+	if f.Latency > 0 {
+		args = append(args, "--fault-latency", time.Duration(f.Latency).String())
+	}
+	if f.Enabled() && len(f.Routes) > 0 {
+		args = append(args, "--fault-routes", strings.Join(f.Routes, ","))
+	}
+	return args
+}
+
+// String is e.g. "500 on 1% of requests of /{code}" or "none".
+func (f Fault) String() string {
+	var parts []string
+	if f.ErrorRate > 0 {
+		parts = append(parts, fmt.Sprintf("500 on %s%% of requests", strconv.FormatFloat(f.ErrorRate*100, 'f', -1, 64)))
+	}
+	if f.Latency > 0 {
+		parts = append(parts, fmt.Sprintf("+%s on every request", time.Duration(f.Latency)))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	where := ""
+	if len(f.Routes) > 0 {
+		where = " of " + strings.Join(f.Routes, ", ")
+	}
+	return strings.Join(parts, " and ") + where
+}
+
 // Tracks of an app instance: the release identity Prometheus attaches.
 const (
 	TrackStable = "stable"
@@ -25,13 +86,15 @@ const (
 
 // Instance is one running shortener process.
 type Instance struct {
-	Track          string  `json:"track"`
-	Version        string  `json:"version"`
-	Slot           string  `json:"slot"`
-	Addr           string  `json:"addr"`
-	AdminAddr      string  `json:"admin_addr"`
-	Binary         string  `json:"binary"`
-	FaultErrorRate float64 `json:"fault_error_rate,omitempty"`
+	Track     string `json:"track"`
+	Version   string `json:"version"`
+	Slot      string `json:"slot"`
+	Addr      string `json:"addr"`
+	AdminAddr string `json:"admin_addr"`
+	Binary    string `json:"binary"`
+	// Fault is the fault injection the instance runs with (its fields
+	// are saved at the top level of the instance in deploy.json).
+	Fault
 	// Replicas is how many processes run this version in its slot (0
 	// means 1); Addr and AdminAddr are the first one's.
 	Replicas int `json:"replicas,omitempty"`
@@ -151,9 +214,7 @@ func (c Config) startReplicas(ctx context.Context, i Instance) (int, error) {
 			"--admin-addr", e.AdminAddr,
 			"--base-url", c.ProxyURL(),
 		}, dbArgs...)
-		if i.FaultErrorRate > 0 {
-			args = append(args, "--fault-error-rate", strconv.FormatFloat(i.FaultErrorRate, 'f', -1, 64))
-		}
+		args = append(args, i.Fault.Args()...)
 		pid, err := c.start(p, env, args...)
 		if err != nil {
 			return 0, err

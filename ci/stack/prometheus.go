@@ -128,9 +128,16 @@ type fileSDGroup struct {
 	Labels  map[string]string `json:"labels"`
 }
 
+// FaultLabel is the target label of an instance started with fault
+// injection on purpose (value "on"; absent otherwise): a game day's
+// errors are told apart from the service's own, e.g. by the release
+// pipeline's error-budget freeze.
+const FaultLabel = "fault_injection"
+
 // Register writes the file-SD entry of an instance: the admin address of
-// each replica with the target labels track and version. Prometheus
-// notices within a second.
+// each replica with the target labels track, version and slot, and
+// FaultLabel when it runs with fault injection. Prometheus notices within
+// a second.
 func (c Config) Register(inst Instance) error {
 	slot, err := c.SlotByName(inst.Slot)
 	if err != nil {
@@ -140,10 +147,11 @@ func (c Config) Register(inst Instance) error {
 	for _, e := range slot.Endpoints(inst.replicas()) {
 		targets = append(targets, e.AdminAddr)
 	}
-	b, err := json.MarshalIndent([]fileSDGroup{{
-		Targets: targets,
-		Labels:  map[string]string{"track": inst.Track, "version": inst.Version, "slot": inst.Slot},
-	}}, "", "  ")
+	labels := map[string]string{"track": inst.Track, "version": inst.Version, "slot": inst.Slot}
+	if inst.Fault.Enabled() {
+		labels[FaultLabel] = "on"
+	}
+	b, err := json.MarshalIndent([]fileSDGroup{{Targets: targets, Labels: labels}}, "", "  ")
 	if err != nil {
 		return err
 	}

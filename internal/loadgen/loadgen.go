@@ -33,6 +33,10 @@ type Config struct {
 	// CreateShare is the share of requests that create a link; the others
 	// follow a link created earlier.
 	CreateShare float64
+	// QRShare is the share of requests that fetch the QR code of a link
+	// created earlier (GET /{code}/qr) instead of following it: a route
+	// with little traffic, where a regression hides in the sums.
+	QRShare float64
 	// MaxInFlight bounds concurrent requests (default 256).
 	MaxInFlight int
 	// Timeout of one request (default 5s).
@@ -50,7 +54,8 @@ type Link struct {
 type Counts struct {
 	Total    int
 	ByStatus map[int]int
-	// WrongRedirect counts 3xx answers whose Location was not the link's URL.
+	// WrongRedirect counts 3xx answers whose Location was not the link's
+	// URL, and 200 answers to a QR code request that are no PNG.
 	WrongRedirect int
 }
 
@@ -124,6 +129,9 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.CreateShare < 0 || cfg.CreateShare > 1 {
 		return nil, fmt.Errorf("create share %v: want 0..1", cfg.CreateShare)
 	}
+	if cfg.QRShare < 0 || cfg.CreateShare+cfg.QRShare > 1 {
+		return nil, fmt.Errorf("qr share %v: want 0..1-create share (%v)", cfg.QRShare, cfg.CreateShare)
+	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = 256
 	}
@@ -155,7 +163,9 @@ func (g *Generator) Run(ctx context.Context) {
 func (g *Generator) one(ctx context.Context) {
 	g.mu.Lock()
 	var link Link
-	create := len(g.links) == 0 || rand.Float64() < g.cfg.CreateShare
+	r := rand.Float64()
+	create := len(g.links) == 0 || r < g.cfg.CreateShare
+	qr := !create && r < g.cfg.CreateShare+g.cfg.QRShare
 	if !create {
 		link = g.links[rand.IntN(len(g.links))]
 	}
@@ -170,6 +180,11 @@ func (g *Generator) one(ctx context.Context) {
 			g.mu.Unlock()
 		}
 		g.record(status, false, errText(err))
+		return
+	}
+	if qr {
+		status, err := QR(ctx, g.client, g.cfg.BaseURL, link.Code)
+		g.record(status, status == http.StatusOK && err != nil, errText(err))
 		return
 	}
 	status, loc, err := Follow(ctx, g.client, g.cfg.BaseURL, link.Code)
@@ -263,6 +278,28 @@ func Follow(ctx context.Context, client *http.Client, baseURL, code string) (int
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, resp.Header.Get("Location"), nil
+}
+
+// QR fetches a link's QR code image and returns the status; a 200 that is
+// not a PNG is an error.
+func QR(ctx context.Context, client *http.Client, baseURL, code string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/"+code+"/qr", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode == http.StatusOK && !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		return resp.StatusCode, fmt.Errorf("qr /%s: %s answer is not a PNG", code, resp.Header.Get("Content-Type"))
+	}
+	return resp.StatusCode, nil
 }
 
 // Verify follows every link once (a few at a time) and returns those that

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ func TestNewRejects(t *testing.T) {
 		{"remote target", Config{BaseURL: "http://example.com", RPS: 10}, "loopback"},
 		{"zero rate", Config{BaseURL: "http://127.0.0.1:1", RPS: 0}, "rps"},
 		{"create share above 1", Config{BaseURL: "http://127.0.0.1:1", RPS: 10, CreateShare: 2}, "create share"},
+		{"qr and create shares above 1", Config{BaseURL: "http://127.0.0.1:1", RPS: 10, CreateShare: 0.5, QRShare: 0.6}, "qr share"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +57,7 @@ func TestRunCountsEveryAnswerAndVerify(t *testing.T) {
 	fake := &loadgentest.Shortener{}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	g, err := New(Config{BaseURL: srv.URL, RPS: 200, CreateShare: 0.2})
+	g, err := New(Config{BaseURL: srv.URL, RPS: 200, CreateShare: 0.2, QRShare: 0.2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +65,8 @@ func TestRunCountsEveryAnswerAndVerify(t *testing.T) {
 	defer cancel()
 	g.Run(ctx)
 	c := g.Counts()
-	if c.Total < 50 || c.Failed() != 0 || c.ByStatus[201] == 0 || c.ByStatus[302] == 0 {
-		t.Fatalf("counts %s: want ~100 requests, creations and redirects, no failure", c)
+	if c.Total < 50 || c.Failed() != 0 || c.ByStatus[201] == 0 || c.ByStatus[302] == 0 || c.ByStatus[200] == 0 {
+		t.Fatalf("counts %s: want ~100 requests, creations, redirects and QR codes, no failure", c)
 	}
 	if len(g.Links()) != c.ByStatus[201] {
 		t.Fatalf("%d links kept, %d created", len(g.Links()), c.ByStatus[201])
@@ -84,5 +86,31 @@ func TestRunCountsEveryAnswerAndVerify(t *testing.T) {
 	g.Run(ctx2)
 	if d := g.Counts().Sub(before); d.ByStatus[500] == 0 || d.Failed() != d.ByStatus[500] {
 		t.Fatalf("broken server: %s, want 500s counted as failures", d)
+	}
+}
+
+// A QR answer that is no image is an error (the load counts it as a wrong
+// answer); an unknown code is its 404.
+func TestQRChecksTheImage(t *testing.T) {
+	fake := &loadgentest.Shortener{}
+	fake.Set("good", "https://example.com/")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/text/qr" {
+			_, _ = w.Write([]byte("not an image"))
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	client := NoRedirects(time.Second, 1)
+	for _, tc := range []struct {
+		code    string
+		status  int
+		wantErr bool
+	}{{"good", 200, false}, {"text", 200, true}, {"nope", 404, false}} {
+		status, err := QR(context.Background(), client, srv.URL, tc.code)
+		if status != tc.status || (err != nil) != tc.wantErr {
+			t.Errorf("QR %s: %d %v, want %d (error %v)", tc.code, status, err, tc.status, tc.wantErr)
+		}
 	}
 }

@@ -29,6 +29,7 @@ type config struct {
 	AdminKeysFile     string
 	FaultErrorRate    float64
 	FaultLatency      time.Duration
+	FaultRoutes       string
 	LogLevel          string
 	Telemetry         bool
 	ShutdownTimeout   time.Duration
@@ -53,7 +54,8 @@ type config struct {
 	ImportMaxMiB      int
 	VisitRetention    int // days
 
-	adminKeys string // from SHORTENER_ADMIN_KEYS only
+	adminKeys   string   // from SHORTENER_ADMIN_KEYS only
+	faultRoutes []string // FaultRoutes, parsed by validate
 }
 
 const envPrefix = "SHORTENER_"
@@ -76,6 +78,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.StringVar(&c.AdminKeysFile, "admin-keys-file", "", "file of admin API keys (one per line, or sha256:<hex>); or set SHORTENER_ADMIN_KEYS (comma-separated)")
 	fs.Float64Var(&c.FaultErrorRate, "fault-error-rate", 0, "game days only: share (0 to 1) of public requests answered 500")
 	fs.DurationVar(&c.FaultLatency, "fault-latency", 0, "game days only: delay added to every public request")
+	fs.StringVar(&c.FaultRoutes, "fault-routes", "", "game days only: comma-separated route patterns (as in http_route, e.g. /{code}) the faults above are limited to (default: every public route)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&c.Telemetry, "telemetry", true, "request metrics and tracing (false only for benchmarks)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -139,6 +142,14 @@ func (c *config) validate() error {
 	}
 	if c.FaultLatency < 0 {
 		return fmt.Errorf("--fault-latency %v: must not be negative", c.FaultLatency)
+	}
+	routes, err := server.ParseFaultRoutes(c.FaultRoutes)
+	if err != nil {
+		return fmt.Errorf("--fault-routes %q: %w", c.FaultRoutes, err)
+	}
+	c.faultRoutes = routes
+	if c.FaultRoutes != "" && c.FaultErrorRate == 0 && c.FaultLatency == 0 {
+		return fmt.Errorf("--fault-routes %q limits --fault-error-rate and --fault-latency, and neither is set", c.FaultRoutes)
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("--addr %q: want host:port", c.Addr)

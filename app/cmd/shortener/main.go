@@ -132,11 +132,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		tracing.SetLogger(logger) // export failures as JSON lines, rate-limited
 	}
-	fault := server.Fault{ErrorRate: cfg.FaultErrorRate, Latency: cfg.FaultLatency}
+	fault := server.Fault{ErrorRate: cfg.FaultErrorRate, Latency: cfg.FaultLatency, Routes: cfg.faultRoutes}
 	metrics.SetFaultInjection(fault.Enabled())
 	if fault.Enabled() {
 		logger.Warn("FAULT INJECTION IS ON: this instance fails or delays requests on purpose",
-			"fault_error_rate", fault.ErrorRate, "fault_latency", fault.Latency.String())
+			"fault_error_rate", fault.ErrorRate, "fault_latency", fault.Latency.String(), "fault_routes", fault.Routes)
 	}
 
 	keys, err := cfg.loadAdminKeys()

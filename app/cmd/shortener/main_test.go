@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,7 +38,8 @@ func TestHelpListsEveryFlagWithItsEnvVar(t *testing.T) {
 		"--db", "SHORTENER_DB", "./data/shortener.db",
 		"--base-url", "SHORTENER_BASE_URL",
 		"--redirect-status", "--fault-error-rate", "SHORTENER_FAULT_ERROR_RATE",
-		"--fault-latency", "SHORTENER_FAULT_LATENCY", "--log-level", "SHORTENER_LOG_LEVEL",
+		"--fault-latency", "SHORTENER_FAULT_LATENCY", "--fault-routes", "SHORTENER_FAULT_ROUTES",
+		"--log-level", "SHORTENER_LOG_LEVEL",
 		"--admin-keys-file", "SHORTENER_ADMIN_KEYS", "OTEL_EXPORTER_OTLP_ENDPOINT",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -81,6 +83,20 @@ func TestConfigFromFlagsAndEnv(t *testing.T) {
 		}},
 		{name: "bad redirect status", args: []string{"--redirect-status", "303"}, wantErr: "--redirect-status 303"},
 		{name: "bad fault rate", args: []string{"--fault-error-rate", "1.5"}, wantErr: "--fault-error-rate"},
+		{name: "fault routes", args: []string{"--fault-error-rate", "0.01", "--fault-routes", "/{code}, /api/v1/links/{code}"}, check: func(c *config) error {
+			if !slices.Equal(c.faultRoutes, []string{"/{code}", "/api/v1/links/{code}"}) {
+				return fmt.Errorf("fault routes %q", c.faultRoutes)
+			}
+			return nil
+		}},
+		{name: "fault routes from env", env: map[string]string{"SHORTENER_FAULT_LATENCY": "40ms", "SHORTENER_FAULT_ROUTES": "/"}, check: func(c *config) error {
+			if !slices.Equal(c.faultRoutes, []string{"/"}) || c.FaultLatency != 40*time.Millisecond {
+				return fmt.Errorf("fault routes %q, latency %v", c.faultRoutes, c.FaultLatency)
+			}
+			return nil
+		}},
+		{name: "unknown fault route", args: []string{"--fault-error-rate", "1", "--fault-routes", "/links/{id}"}, wantErr: `--fault-routes "/links/{id}": "/links/{id}" is not a public route pattern`},
+		{name: "fault routes alone", args: []string{"--fault-routes", "/{code}"}, wantErr: "neither is set"},
 		{name: "bad env value", env: map[string]string{"SHORTENER_FAULT_LATENCY": "soon"}, wantErr: "SHORTENER_FAULT_LATENCY"},
 		{name: "bad base url", args: []string{"--base-url", "ftp://x"}, wantErr: "--base-url"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},

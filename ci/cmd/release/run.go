@@ -24,13 +24,16 @@ commands:
   stack up          start the local stack (idempotent) and say where it listens
   stack down        stop it; data stays in the state folder
   stack status      what runs where, HAProxy weights
-  release           release a version: --version V [--fault-error-rate R] [--canary-weight 10] [--steps 10,50] [--skip-tests]
+  release           release a version: --version V [--fault-error-rate R] [--fault-latency D] [--fault-routes P,..]
+                    [--canary-weight 10] [--steps 10,50] [--skip-tests]
                     [--test-packages ./...] [--fuzz-time 2s] [--lint] [--bench-count 5]
                     exit 0 promoted, 1 rolled back, 2 blocked before deploy, 3 pipeline error
   rollback          roll back a canary an interrupted release left deployed (no canary: nothing to do)
   replay-incident   with the stack up and load through HAProxy: a version failing 30%
-                    is rolled back, (with --kill-after) a canary killed mid-analysis is failed and
-                    rolled back, then a healthy one promoted; exit 0 only if every check passes
+                    is rolled back; a canary killed mid-analysis (--kill-after), one failing only on a
+                    low-traffic route (--bad-route), one slower but under the SLO (--added-latency)
+                    and one with twice stable's errors (--base-error-rate) are each failed and rolled
+                    back; then a healthy one is promoted; exit 0 only if every check passes
   replay-test-stage with the stack up and load: from a scratch clone, a change that edits a test's
                     expected value to match broken output, and one that deletes an assertion, are
                     blocked at the test stage naming the test; one that adds a test is promoted
@@ -271,9 +274,9 @@ func (r *releaseFlags) register(fs *flag.FlagSet) {
 	r.testHealth.register(fs)
 }
 
-func (r *releaseFlags) options(version, revision string, fault float64) (release.Options, error) {
+func (r *releaseFlags) options(version, revision string, fault stack.Fault) (release.Options, error) {
 	opt := release.Options{
-		Version: version, Revision: revision, FaultErrorRate: fault,
+		Version: version, Revision: revision, Fault: fault,
 		Steps: []int{r.canaryWeight}, SkipTests: r.skipTests,
 		GateConfig: r.gateConfig, GateBinary: r.gateBinary,
 		GateInterval: r.gateInterval, GateWarmup: r.gateWarmup, GateMaxDuration: r.gateMax,
@@ -309,7 +312,12 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 	rf.register(fs)
 	version := fs.String("version", "", "version to release (required)")
 	revision := fs.String("revision", "", "revision stamped into the binary (default: git HEAD)")
-	fault := fs.Float64("fault-error-rate", 0, "game days: share of the canary's requests answered 500")
+	var fault stack.Fault
+	var latency time.Duration
+	var routes string
+	fs.Float64Var(&fault.ErrorRate, "fault-error-rate", 0, "game days: share of the canary's requests answered 500")
+	fs.DurationVar(&latency, "fault-latency", 0, "game days: delay the canary adds to every request")
+	fs.StringVar(&routes, "fault-routes", "", "game days: comma-separated route patterns (http_route, e.g. /{code}) the canary's faults are limited to (default every route)")
 	if err := fs.Parse(args); err != nil {
 		return exitCode{3, nil}
 	}
@@ -317,8 +325,17 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintln(stderr, "release: --version is required")
 		return exitCode{3, nil}
 	}
+	fault.Latency = stack.Duration(latency)
+	if routes != "" {
+		for _, r := range strings.Split(routes, ",") {
+			fault.Routes = append(fault.Routes, strings.TrimSpace(r))
+		}
+	}
+	if err := fault.Validate(); err != nil {
+		return exitCode{3, fmt.Errorf("--fault-*: %w", err)}
+	}
 	// Flags first: a mistyped flag is reported before the stack is looked at.
-	opt, err := rf.options(*version, *revision, *fault)
+	opt, err := rf.options(*version, *revision, fault)
 	if err != nil {
 		return exitCode{3, err}
 	}
@@ -352,12 +369,25 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&o.GoodVersion, "good-version", "", "version name of the healthy release (default <stable>-good-<time>)")
 	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "steady load before and after each release")
 	fs.DurationVar(&o.KillAfter, "kill-after", 20*time.Second, "also release a healthy version and kill its process this long after it is deployed, during the analysis (0: skip)")
+	fs.Float64Var(&o.QRShare, "qr-share", 0.02, "share of requests that fetch a link's QR code (the low-traffic route /{code}/qr)")
+	badRoute := fs.String("bad-route", "/{code}/qr", `regression "one route": a canary answering 500 to every request of this route pattern and to nothing else ("": skip)`)
+	addedLatency := fs.Duration("added-latency", 40*time.Millisecond, `regression "latency only": a canary adding this delay to every request, under the SLO's threshold (0: skip)`)
+	baseErrors := fs.Float64("base-error-rate", 0.02, `regression "2x errors": stable (restarted for the scenario) answers 500 to this share of redirects, the canary to twice as many (0: skip)`)
+	fs.IntVar(&o.RegressionShare, "regression-share", 50, "canary share in percent of the regressions above (no plan: each must end quickly)")
+	fs.DurationVar(&o.RegressionMaxDuration, "regression-max-duration", 3*time.Minute, "longest analysis of each regression above (not failed by then: inconclusive, rolled back, and the check fails)")
 	fs.DurationVar(&o.RollbackDeadline, "rollback-deadline", 90*time.Second, "longest allowed from canary traffic to rollback")
 	fs.Float64Var(&o.MaxErrorShare, "max-error-share", 0.01, "largest allowed share of user requests answered 5xx")
 	if err := fs.Parse(args); err != nil {
 		return exitCode{3, nil}
 	}
-	opt, err := rf.options("x", "", 0)
+	if *baseErrors < 0 || *baseErrors > 0.5 {
+		return exitCode{3, fmt.Errorf("--base-error-rate %v: must be within 0..0.5 (the canary gets twice as many)", *baseErrors)}
+	}
+	if o.RegressionShare <= 0 || o.RegressionShare >= 100 {
+		return exitCode{3, fmt.Errorf("--regression-share %d: must be within 1..99", o.RegressionShare)}
+	}
+	o.Regressions = replay.Regressions(*badRoute, *addedLatency, *baseErrors)
+	opt, err := rf.options("x", "", stack.Fault{})
 	if err != nil {
 		return exitCode{3, err}
 	}

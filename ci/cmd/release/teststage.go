@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/obsshort/shortener/ci/release/replay"
+	"github.com/obsshort/shortener/ci/stack"
 )
 
 // runReplayTestStage is `release replay-test-stage`: the incident replayed
@@ -33,7 +34,7 @@ func runReplayTestStage(ctx context.Context, args []string, getenv func(string) 
 	if err := fs.Parse(args); err != nil {
 		return exitCode{3, nil}
 	}
-	opt, err := rf.options("x", "", 0)
+	opt, err := rf.options("x", "", stack.Fault{})
 	if err != nil {
 		return exitCode{3, err}
 	}

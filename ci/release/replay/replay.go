@@ -1,8 +1,10 @@
 // Package replay replays the incident on the local stack: steady user
 // traffic through HAProxy while a version that fails 30% of its requests is
 // released (the gate must fail it and the pipeline roll it back, with users
-// barely noticing and nothing lost), then a healthy version is released and
-// promoted without a single failed request.
+// barely noticing and nothing lost), then subtler failures (a canary killed
+// mid-analysis, one failing route, a slowdown under the SLO, twice stable's
+// errors) are each failed and rolled back, then a healthy version is
+// released and promoted without a single failed request.
 package replay
 
 import (
@@ -25,18 +27,27 @@ import (
 
 // Options of a replay.
 type Options struct {
-	RPS            float64
-	CreateShare    float64
+	RPS         float64
+	CreateShare float64
+	// QRShare is the share of the load fetching QR codes: the low-traffic
+	// route of the one-route regression.
+	QRShare        float64
 	FaultErrorRate float64
 	BadVersion     string
 	GoodVersion    string
 	KilledVersion  string
 	// KillAfter: how long after the killed version's canary is deployed
 	// it is killed (SIGKILL), so that it dies during the analysis.
-	KillAfter        time.Duration
-	Settle           time.Duration // steady load before and after each release
-	RollbackDeadline time.Duration
-	MaxErrorShare    float64
+	KillAfter time.Duration
+	// Regressions are released after the killed canary; each must be
+	// failed and rolled back. They run at RegressionShare percent for at
+	// most RegressionMaxDuration (no plan), so each ends quickly.
+	Regressions           []Regression
+	RegressionShare       int
+	RegressionMaxDuration time.Duration
+	Settle                time.Duration // steady load before and after each release
+	RollbackDeadline      time.Duration
+	MaxErrorShare         float64
 	// Release holds the pipeline settings used for both releases (version
 	// and fault rate are set per scenario).
 	Release release.Options
@@ -51,10 +62,11 @@ type Check struct {
 
 // Report is the outcome of a replay.
 type Report struct {
-	Checks []Check
-	Bad    release.Result
-	Killed release.Result
-	Good   release.Result
+	Checks      []Check
+	Bad         release.Result
+	Killed      release.Result
+	Regressions []release.Result
+	Good        release.Result
 	// BadWindow and GoodWindow are the user-side counts of each scenario.
 	BadWindow, GoodWindow loadgen.Counts
 	LinksCreated          int
@@ -127,7 +139,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
 	check := checker(&rep.Checks, say)
 
-	gen, err := loadgen.New(loadgen.Config{BaseURL: cfg.ProxyURL(), RPS: o.RPS, CreateShare: o.CreateShare})
+	gen, err := loadgen.New(loadgen.Config{BaseURL: cfg.ProxyURL(), RPS: o.RPS, CreateShare: o.CreateShare, QRShare: o.QRShare})
 	if err != nil {
 		return rep, err
 	}
@@ -140,14 +152,16 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	ha := stack.HAProxy{Socket: cfg.Socket()}
 	haBefore, _ := ha.Stats(ctx)
 
-	say("=== replay: stable %s, %v user requests/s through %s (%.0f%% creations)", oldVersion, o.RPS, release.RedactURL(cfg.ProxyURL()), o.CreateShare*100)
-	say("=== scenario 1: release %s, which answers 500 to %.0f%% of its requests", o.BadVersion, o.FaultErrorRate*100)
+	say("=== replay: stable %s, %v user requests/s through %s (%.0f%% creations, %.0f%% QR codes)", oldVersion, o.RPS, release.RedactURL(cfg.ProxyURL()), o.CreateShare*100, o.QRShare*100)
+	scenario := 0
+	next := func() int { scenario++; return scenario }
+	say("=== scenario %d: release %s, which answers 500 to %.0f%% of its requests", next(), o.BadVersion, o.FaultErrorRate*100)
 	if err := sleep(ctx, o.Settle); err != nil {
 		return rep, err
 	}
 	p := &release.Pipeline{Stack: cfg, Out: indent(stdout), Err: stderr}
 	bad := o.Release
-	bad.Version, bad.FaultErrorRate = o.BadVersion, o.FaultErrorRate
+	bad.Version, bad.Fault = o.BadVersion, stack.Fault{ErrorRate: o.FaultErrorRate}
 	rep.Bad = p.Run(ctx, bad)
 	if err := sleep(ctx, o.Settle); err != nil {
 		return rep, err
@@ -159,12 +173,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	// used once, so the counters' maxima are its totals), against what
 	// users got after HAProxy's retries.
 	served := func(status string) float64 {
-		q := fmt.Sprintf(`sum(max_over_time(http_server_request_duration_seconds_count{job="shortener",version=%q,http_response_status_code=~%q}[15m]))`, o.BadVersion, status)
-		s, err := cfg.Query(ctx, q)
-		if err != nil || len(s) == 0 {
-			return -1
-		}
-		return s[0].Value
+		return versionTotal(ctx, cfg, "http_server_request_duration_seconds_count", o.BadVersion, fmt.Sprintf("http_response_status_code=~%q", status))
 	}
 	say("  the bad canary answered %.0f requests, %.0f of them 5xx; HAProxy retried %d requests on another server (GET only, never a creation)",
 		served(".*"), served("5.."), statDelta(haBefore, haAfter, stack.Backend+"/BACKEND", "wretr")+statDelta(haBefore, haAfter, stack.Backend+"/BACKEND", "wredis"))
@@ -187,9 +196,9 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	check("pushgateway holds outcome rolled_back for "+o.BadVersion, ok, "%s", detail)
 
 	if o.KillAfter > 0 {
-		say("=== scenario 2: release %s, healthy, but its process is killed %s after it is deployed (during the analysis)", o.KilledVersion, o.KillAfter)
+		say("=== scenario %d: release %s, healthy, but its process is killed %s after it is deployed (during the analysis)", next(), o.KilledVersion, o.KillAfter)
 		killed := o.Release
-		killed.Version, killed.FaultErrorRate = o.KilledVersion, 0
+		killed.Version = o.KilledVersion
 		kctx, kcancel := context.WithCancel(ctx)
 		done := make(chan killResult, 1)
 		go func() { done <- killCanary(kctx, cfg, o.KilledVersion, o.KillAfter) }()
@@ -207,10 +216,25 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 		check("stable still serves "+oldVersion, err == nil && v == oldVersion, "version=%q %v", v, errOrEmpty(err))
 	}
 
-	say("=== scenario 3: release %s, healthy", o.GoodVersion)
+	sc := scene{cfg: cfg, p: p, gen: gen, say: say, check: check, oldVersion: oldVersion}
+	for _, r := range o.Regressions {
+		opt := o.Release
+		opt.Version = "v2-" + r.Slug + "-" + stamp
+		stable := ""
+		if r.Stable.Enabled() {
+			stable = "; stable meanwhile " + r.Stable.String()
+		}
+		say("=== scenario %d: %s: release %s, whose canary answers %s%s; at %d%% for at most %s", next(), r.Name, opt.Version, r.Canary, stable, o.RegressionShare, o.RegressionMaxDuration)
+		rep.Regressions = append(rep.Regressions, sc.regression(ctx, r, opt, o.RegressionShare, o.RegressionMaxDuration))
+		if err := sleep(ctx, o.Settle); err != nil {
+			return rep, err
+		}
+	}
+
+	say("=== scenario %d: release %s, healthy", next(), o.GoodVersion)
 	before := gen.Counts()
 	good := o.Release
-	good.Version, good.FaultErrorRate = o.GoodVersion, 0
+	good.Version = o.GoodVersion
 	rep.Good = p.Run(ctx, good)
 	if err := sleep(ctx, o.Settle); err != nil {
 		return rep, err

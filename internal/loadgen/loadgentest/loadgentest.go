@@ -11,8 +11,9 @@ import (
 	"sync"
 )
 
-// Shortener answers POST /api/v1/links with 201 and {"code","url"}, and
-// GET /{code} with a 302 to the link's URL (404 for an unknown code). The
+// Shortener answers POST /api/v1/links with 201 and {"code","url"},
+// GET /{code} with a 302 to the link's URL and GET /{code}/qr with a PNG
+// signature (404 for an unknown code). The
 // zero value is ready; it is safe for concurrent use.
 type Shortener struct {
 	mu        sync.Mutex
@@ -46,12 +47,17 @@ func (s *Shortener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "boom", http.StatusInternalServerError)
 		return
 	}
-	u, ok := s.links[strings.TrimPrefix(r.URL.Path, "/")]
-	if !ok {
+	code, qr := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/qr")
+	u, ok := s.links[code]
+	switch {
+	case !ok:
 		http.NotFound(w, r)
-		return
+	case qr:
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write([]byte("\x89PNG\r\n\x1a\n"))
+	default:
+		http.Redirect(w, r, u, http.StatusFound)
 	}
-	http.Redirect(w, r, u, http.StatusFound)
 }
 
 // FailRedirects makes every n-th request other than a creation answer 500
