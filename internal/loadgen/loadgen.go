@@ -57,6 +57,12 @@ type Counts struct {
 	// WrongRedirect counts 3xx answers whose Location was not the link's
 	// URL, and 200 answers to a QR code request that are no PNG.
 	WrongRedirect int
+	// NotSent counts requests the open loop could not start because
+	// MaxInFlight were still in flight: a stall of the service or of this
+	// host. They are not in Total and not failures: a real user's request
+	// would have been sent, and the ones in flight show what it met (late
+	// answers, or timeouts, which count as no answer).
+	NotSent int
 }
 
 // Failed counts what a user sees as a failure: 5xx and no answer.
@@ -72,7 +78,7 @@ func (c Counts) Failed() int {
 
 // Sub returns the counts since an earlier snapshot.
 func (c Counts) Sub(earlier Counts) Counts {
-	d := Counts{Total: c.Total - earlier.Total, WrongRedirect: c.WrongRedirect - earlier.WrongRedirect, ByStatus: map[int]int{}}
+	d := Counts{Total: c.Total - earlier.Total, WrongRedirect: c.WrongRedirect - earlier.WrongRedirect, NotSent: c.NotSent - earlier.NotSent, ByStatus: map[int]int{}}
 	for s, v := range c.ByStatus {
 		if n := v - earlier.ByStatus[s]; n != 0 {
 			d.ByStatus[s] = n
@@ -98,6 +104,9 @@ func (c Counts) String() string {
 	}
 	if c.WrongRedirect > 0 {
 		parts = append(parts, fmt.Sprintf("wrong-redirect=%d", c.WrongRedirect))
+	}
+	if c.NotSent > 0 {
+		parts = append(parts, fmt.Sprintf("not-sent=%d", c.NotSent))
 	}
 	return strings.Join(parts, " ")
 }
@@ -149,8 +158,7 @@ func New(cfg Config) (*Generator, error) {
 func (g *Generator) Run(ctx context.Context) {
 	pace := Pace{
 		RPS: g.cfg.RPS, MaxInFlight: g.cfg.MaxInFlight,
-		// A user whose request never started is a failure too.
-		Saturated: func() { g.record(0, false, "client saturated") },
+		Saturated: g.notSent,
 	}
 	// New checked the rate, so Drive cannot refuse the pace.
 	_, _ = Drive(ctx, pace, func(ctx context.Context, _ Request) {
@@ -198,6 +206,14 @@ func errText(err error) string {
 	return err.Error()
 }
 
+// notSent counts a request the pace could not start (see Counts.NotSent).
+func (g *Generator) notSent() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.counts.NotSent++
+	g.lastErr = "client saturated: a request not sent"
+}
+
 func (g *Generator) record(status int, wrong bool, errMsg string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -215,7 +231,7 @@ func (g *Generator) record(status int, wrong bool, errMsg string) {
 func (g *Generator) Counts() Counts {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	c := Counts{Total: g.counts.Total, WrongRedirect: g.counts.WrongRedirect, ByStatus: make(map[int]int, len(g.counts.ByStatus))}
+	c := Counts{Total: g.counts.Total, WrongRedirect: g.counts.WrongRedirect, NotSent: g.counts.NotSent, ByStatus: make(map[int]int, len(g.counts.ByStatus))}
 	for s, v := range g.counts.ByStatus {
 		c.ByStatus[s] = v
 	}

@@ -42,6 +42,7 @@ func TestCountsFailedAndSub(t *testing.T) {
 		{"4xx is the user's", Counts{Total: 5, ByStatus: map[int]int{404: 2, 201: 3}}, Counts{ByStatus: map[int]int{}}, 0, 5},
 		{"wrong redirect fails", Counts{Total: 3, WrongRedirect: 1, ByStatus: map[int]int{302: 3}}, Counts{ByStatus: map[int]int{}}, 1, 3},
 		{"since a snapshot", Counts{Total: 10, ByStatus: map[int]int{302: 8, 500: 2}}, Counts{Total: 4, ByStatus: map[int]int{302: 2, 500: 2}}, 0, 6},
+		{"not sent is no failure", Counts{Total: 4, NotSent: 7, ByStatus: map[int]int{302: 4}}, Counts{ByStatus: map[int]int{}}, 0, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,5 +113,34 @@ func TestQRChecksTheImage(t *testing.T) {
 		if status != tc.status || (err != nil) != tc.wantErr {
 			t.Errorf("QR %s: %d %v, want %d (error %v)", tc.code, status, err, tc.status, tc.wantErr)
 		}
+	}
+}
+
+// TestStalledServer: with every slot taken by a server that holds requests,
+// the requests the loop could not start are counted as not sent (outside
+// Total), and the held ones that outlive the timeout are failures.
+func TestStalledServer(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	g, err := New(Config{BaseURL: srv.URL, RPS: 200, MaxInFlight: 4, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	g.Run(ctx)
+	c := g.Counts()
+	if c.NotSent == 0 || c.Total == 0 || c.Failed() != c.Total || c.ByStatus[0] != c.Total {
+		t.Fatalf("counts %s: want requests not sent, and every sent one a timeout (no answer)", c)
+	}
+	if !strings.Contains(c.String(), "not-sent=") {
+		t.Fatalf("counts %q: want the not-sent count shown", c)
 	}
 }

@@ -185,7 +185,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	share := ratio(rep.BadWindow.Failed(), rep.BadWindow.Total)
 	check(fmt.Sprintf("users saw a 5xx on under %.0f%% of requests", o.MaxErrorShare*100),
 		rep.BadWindow.Total > 0 && share < o.MaxErrorShare,
-		"%d of %d failed (%.3f%%)", rep.BadWindow.Failed(), rep.BadWindow.Total, share*100)
+		"%d of %d failed (%.3f%%)%s", rep.BadWindow.Failed(), rep.BadWindow.Total, share*100, notSent(rep.BadWindow))
 	links := gen.Links()
 	broken := gen.Verify(ctx, links)
 	check("every link created during the scenario resolves", len(links) > 0 && len(broken) == 0,
@@ -244,7 +244,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	check("healthy "+o.GoodVersion+" promoted", rep.Good.Outcome == pm.OutcomePromoted && rep.Good.ExitCode == release.ExitPromoted,
 		"outcome %s (exit %d), gate %s", rep.Good.Outcome, rep.Good.ExitCode, rep.Good.Gate.Verdict)
 	check("zero failed user requests during the switch", rep.GoodWindow.Total > 0 && rep.GoodWindow.Failed() == 0,
-		"%d of %d failed", rep.GoodWindow.Failed(), rep.GoodWindow.Total)
+		"%d of %d failed%s", rep.GoodWindow.Failed(), rep.GoodWindow.Total, notSent(rep.GoodWindow))
 	v, err = servedVersion(ctx, cfg)
 	check("stable now serves "+o.GoodVersion, err == nil && v == o.GoodVersion, "version=%q %v", v, errOrEmpty(err))
 
@@ -455,4 +455,14 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// notSent says how many requests the load could not start (the host or the
+// service stalled with every slot in flight); they are not failures, but a
+// reader of the check should know the load was thinner.
+func notSent(c loadgen.Counts) string {
+	if c.NotSent == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d not sent (load generator saturated)", c.NotSent)
 }
