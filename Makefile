@@ -39,13 +39,14 @@ lint:
 ## test: everything, with -race, installing what the tests need first
 test: deps lint test-go fuzz
 
-# The incident replays (ci/cmd/release) judge canaries by their latency and
-# errors under load: they run alone, after the other packages, so another
+# The gate's integration tests (ci/gate) and the incident replays
+# (ci/cmd/release) judge canaries by their latency and errors under load:
+# they run after the other packages, one package at a time, so another
 # package's linker or load test does not decide a verdict.
-E2E_PKG := github.com/obsshort/shortener/ci/cmd/release
+E2E_PKGS := github.com/obsshort/shortener/ci/gate github.com/obsshort/shortener/ci/cmd/release
 test-go:
-	$(GO) test -race -count=1 -timeout 25m $$($(GO) list ./... | grep -vx '$(E2E_PKG)')
-	$(GO) test -race -count=1 -timeout 25m $(E2E_PKG)
+	$(GO) test -race -count=1 -timeout 25m $$($(GO) list ./... | grep -vxF $(foreach p,$(E2E_PKGS),-e $(p)))
+	$(GO) test -race -count=1 -timeout 25m -p 1 $(E2E_PKGS)
 
 ## fuzz: a short fuzz run of each input parser (seed corpora in testdata/fuzz); FUZZTIME=10m for a longer hunt
 FUZZTIME ?= 10s

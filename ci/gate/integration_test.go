@@ -162,8 +162,13 @@ func TestAnalyzeIntegration(t *testing.T) {
 		}
 	})
 
+	// Not parallel: it runs alone before the paused parallel cases start.
+	// A stall of one process (the host, not the build) is a burst of slow
+	// requests; the non-inferiority test deflates the canary's counts by
+	// their measured over-dispersion, which after a large burst holds
+	// "no worse" back for minutes, so three stacks beside it made this
+	// case end inconclusive on a loaded host.
 	t.Run("identical canary passes", func(t *testing.T) {
-		t.Parallel()
 		s := startStack(t)
 		load(t, s, 200, 0.5)
 		// The shipped config plus a custom check, to run a PromQL template
