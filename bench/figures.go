@@ -66,8 +66,14 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 		{Key: "rss_small", Name: "peak RSS (VmHWM), " + small + " links", Value: float64(rss[full]), Unit: "bytes", Text: mb(rss[full]), Ratio: float64(rss[full]) / float64(rss[base])},
 		{Key: "rss_large", Name: "peak RSS (VmHWM), " + large + " links", Value: float64(rss[big]), Unit: "bytes", Text: mb(rss[big]), Ratio: float64(rss[big]) / float64(rss[base]), Target: "< 150 MB", Met: boolp(rss[big] < rssLimit)},
 	}
-	figs = append(figs, postgresFigures(rep, med, ratio, small)...)
-	if cfg.Compare != "" {
+	figs = slices.DeleteFunc(figs, func(f Figure) bool {
+		part, ok := figurePart[f.Key]
+		return ok && !cfg.does(part)
+	})
+	if cfg.does(PartPostgres) {
+		figs = append(figs, postgresFigures(rep, med, ratio, small)...)
+	}
+	if cfg.Compare != "" && cfg.does(PartRedirects) {
 		const cmp = "compare-full-10k"
 		figs = append(figs,
 			Figure{Key: "compare_rps", Name: "compared binary, full telemetry, " + small + " links", Value: med(cmp), Unit: "req/s", Text: rps(med(cmp)), Ratio: ratio(cmp, base)},
@@ -75,6 +81,15 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 		)
 	}
 	return figs
+}
+
+// figurePart is the part of the run each figure comes from; a figure not
+// listed is always measured.
+var figurePart = map[string]string{
+	"off_rps": PartRedirects, "telemetry_cost": PartRedirects, "large_rps": PartRedirects, "scale": PartRedirects,
+	"large_hot_rps": PartRedirects, "scale_hot": PartRedirects, "rss_large": PartRedirects,
+	"p50": PartLatency, "p99": PartLatency, "p999": PartLatency, "open_loop_errors": PartLatency,
+	"creates_per_s": PartCreates, "durable": PartCreates,
 }
 
 func median(v []float64) float64 {
