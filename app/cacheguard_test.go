@@ -13,17 +13,17 @@ import (
 
 type purgeableMap struct {
 	mu sync.Mutex
-	m  map[string]*app.Link
+	m  map[string]app.Target
 }
 
-func (c *purgeableMap) Get(k string) (*app.Link, bool) {
+func (c *purgeableMap) Get(k string) (app.Target, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l, ok := c.m[k]
 	return l, ok
 }
 
-func (c *purgeableMap) Add(k string, l *app.Link) bool {
+func (c *purgeableMap) Add(k string, l app.Target) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m[k] = l
@@ -60,7 +60,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestGuardedCachePurgesOnChangeAndOnError(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]*app.Link{}})
+	c := app.NewGuardedCache(&purgeableMap{m: map[string]app.Target{}})
 	var seq atomic.Int64
 	var fail atomic.Bool
 	var errs, polls atomic.Int64
@@ -75,7 +75,7 @@ func TestGuardedCachePurgesOnChangeAndOnError(t *testing.T) {
 	defer cancel()
 	go c.Watch(ctx, src, 5*time.Millisecond, func(error) { errs.Add(1) })
 
-	c.Add("abc", &app.Link{Code: "abc"})
+	c.Add("abc", app.Target{URL: "https://example.com/abc"})
 	// Several polls must have run, and seen no change, before the entry is
 	// checked; otherwise the check proves nothing.
 	after := polls.Load()
@@ -89,20 +89,20 @@ func TestGuardedCachePurgesOnChangeAndOnError(t *testing.T) {
 	seq.Add(1)
 	waitFor(t, "purge after a change", func() bool { _, ok := c.Get("abc"); return !ok })
 
-	c.Add("abc", &app.Link{Code: "abc"})
+	c.Add("abc", app.Target{URL: "https://example.com/abc"})
 	fail.Store(true)
 	waitFor(t, "purge after a failed poll", func() bool { _, ok := c.Get("abc"); return !ok && errs.Load() > 0 })
 }
 
 func TestGuardedCacheRefusesAddAcrossPurge(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]*app.Link{}})
+	c := app.NewGuardedCache(&purgeableMap{m: map[string]app.Target{}})
 	v := c.Version()
 	c.Purge() // a delete elsewhere was noticed while the store read ran
-	c.AddIfVersion(v, "abc", &app.Link{Code: "abc"})
+	c.AddIfVersion(v, "abc", app.Target{URL: "https://example.com/abc"})
 	if _, ok := c.Get("abc"); ok {
 		t.Fatal("a link read before the purge was cached after it")
 	}
-	c.AddIfVersion(c.Version(), "abc", &app.Link{Code: "abc"})
+	c.AddIfVersion(c.Version(), "abc", app.Target{URL: "https://example.com/abc"})
 	if _, ok := c.Get("abc"); !ok {
 		t.Fatal("add with the current version was refused")
 	}
@@ -149,7 +149,7 @@ func (f *fakeFeed) ListenChanges(ctx context.Context, listening func(), changed 
 // poll keeps the entries when KeepOnError says so, and the first poll that
 // works again empties the cache if the counter moved meanwhile.
 func TestGuardedCacheFollowsAFeed(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]*app.Link{}})
+	c := app.NewGuardedCache(&purgeableMap{m: map[string]app.Target{}})
 	var seq atomic.Int64
 	var fail atomic.Bool
 	var polls atomic.Int64
@@ -178,7 +178,7 @@ func TestGuardedCacheFollowsAFeed(t *testing.T) {
 	has := func(code string) bool { _, ok := c.Get(code); return ok }
 	fill := func(codes ...string) {
 		for _, k := range codes {
-			c.Add(k, &app.Link{Code: k})
+			c.Add(k, app.Target{URL: "https://example.com/" + k})
 		}
 	}
 
@@ -215,7 +215,7 @@ func TestGuardedCacheFollowsAFeed(t *testing.T) {
 // a failed poll keeps the entries (a restarting database deletes nothing);
 // the first poll that works empties the cache only if the counter moved.
 func TestGuardedCacheKeepsEntriesWhileTheStoreIsUnreachable(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]*app.Link{}})
+	c := app.NewGuardedCache(&purgeableMap{m: map[string]app.Target{}})
 	var seq atomic.Int64
 	var fail atomic.Bool
 	var polls, errs atomic.Int64
@@ -230,7 +230,7 @@ func TestGuardedCacheKeepsEntriesWhileTheStoreIsUnreachable(t *testing.T) {
 	defer cancel()
 	go c.WatchWith(ctx, src, app.WatchOptions{Interval: 5 * time.Millisecond, KeepOnError: true, OnError: func(error) { errs.Add(1) }})
 	waitFor(t, "the first poll", func() bool { return polls.Load() >= 1 })
-	c.Add("abc", &app.Link{Code: "abc"})
+	c.Add("abc", app.Target{URL: "https://example.com/abc"})
 	fail.Store(true)
 	n := errs.Load()
 	waitFor(t, "three failed polls", func() bool { return errs.Load() >= n+3 })

@@ -18,17 +18,10 @@ type Link struct {
 	Visits    int64
 }
 
-// State tells whether a link redirects at time now.
-func (l *Link) State(now time.Time) LinkState {
-	switch {
-	case l.DeletedAt != nil:
-		return LinkDeleted
-	case l.ExpiresAt != nil && !now.Before(*l.ExpiresAt):
-		return LinkExpired
-	default:
-		return LinkLive
-	}
-}
+// State tells whether a link redirects at time now (by its Target: links
+// and cached targets follow one rule). Expiry counts in whole
+// milliseconds, the precision stored links have.
+func (l *Link) State(now time.Time) LinkState { return TargetOf(l).State(now) }
 
 // LinkState is the redirect-relevant state of a link.
 type LinkState int

@@ -7,11 +7,11 @@ import (
 )
 
 // Cache is the bounded in-memory cache in front of the store on the redirect
-// path. Entries expire after a short TTL so that a delete made by another
-// process sharing the database takes effect within seconds.
+// path: code to Target (RedirectCache). A change made by another process
+// sharing the database reaches it through a GuardedCache.
 type Cache interface {
-	Get(code string) (*Link, bool)
-	Add(code string, l *Link) bool
+	Get(code string) (Target, bool)
+	Add(code string, t Target) bool
 	Remove(code string) bool
 }
 
@@ -142,29 +142,31 @@ func (s *Service) create(ctx context.Context, req CreateRequest) (*Link, error) 
 	return nil, fmt.Errorf("create link: no free code after %d tries", maxCodeRetries)
 }
 
-// Resolve returns the live link for a redirect and counts the visit in
-// memory. Unknown codes give ENOTFOUND, expired or deleted links EGONE.
-func (s *Service) Resolve(ctx context.Context, code string) (*Link, error) {
-	link, err := s.lookup(ctx, code)
+// Resolve returns the target of a live link for a redirect and counts the
+// visit in memory. Unknown codes give ENOTFOUND, expired or deleted links
+// EGONE. A cached link costs no allocation: the Target's URL points into
+// the cache.
+func (s *Service) Resolve(ctx context.Context, code string) (Target, error) {
+	t, err := s.lookup(ctx, code)
 	if err != nil {
 		if ErrorCode(err) == ENOTFOUND {
 			s.observeRedirect(RedirectNotFound)
 		}
-		return nil, err
+		return Target{}, err
 	}
-	switch link.State(s.now()) {
+	switch t.State(s.now()) {
 	case LinkDeleted:
 		s.observeRedirect(RedirectDeleted)
-		return nil, Errorf(EGONE, "link %s was deleted", code)
+		return Target{}, Errorf(EGONE, "link %s was deleted", code)
 	case LinkExpired:
 		s.observeRedirect(RedirectExpired)
-		return nil, Errorf(EGONE, "link %s has expired", code)
+		return Target{}, Errorf(EGONE, "link %s has expired", code)
 	}
 	s.observeRedirect(RedirectFound)
 	if s.Visits != nil {
 		s.Visits.Add(code)
 	}
-	return link, nil
+	return t, nil
 }
 
 func (s *Service) observeRedirect(result string) {
@@ -173,16 +175,16 @@ func (s *Service) observeRedirect(result string) {
 	}
 }
 
-func (s *Service) lookup(ctx context.Context, code string) (*Link, error) {
+func (s *Service) lookup(ctx context.Context, code string) (Target, error) {
 	if !ValidCodeSyntax(code) {
-		return nil, Errorf(ENOTFOUND, "no link with code %q", code)
+		return Target{}, Errorf(ENOTFOUND, "no link with code %q", code)
 	}
 	if s.Cache != nil {
-		if l, ok := s.Cache.Get(code); ok {
+		if t, ok := s.Cache.Get(code); ok {
 			if s.Observer != nil {
 				s.Observer.CacheLookup(true)
 			}
-			return l, nil
+			return t, nil
 		}
 		if s.Observer != nil {
 			s.Observer.CacheLookup(false)
@@ -198,17 +200,18 @@ func (s *Service) lookup(ctx context.Context, code string) (*Link, error) {
 	l, err := s.Store.FindLink(ctx, code)
 	if err != nil {
 		if ErrorCode(err) == ENOTFOUND {
-			return nil, Errorf(ENOTFOUND, "no link with code %q", code)
+			return Target{}, Errorf(ENOTFOUND, "no link with code %q", code)
 		}
-		return nil, fmt.Errorf("find link: %w", err)
+		return Target{}, fmt.Errorf("find link: %w", err)
 	}
+	t := TargetOf(l)
 	switch {
 	case guarded != nil:
-		guarded.AddIfVersion(version, code, l)
+		guarded.AddIfVersion(version, code, t)
 	case s.Cache != nil:
-		s.Cache.Add(code, l)
+		s.Cache.Add(code, t)
 	}
-	return l, nil
+	return t, nil
 }
 
 // Get returns a link's metadata with its visit count (stored plus not yet

@@ -2,6 +2,8 @@ package mock
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,3 +106,23 @@ func (s *MemStore) AddVisits(ctx context.Context, counts map[string]int64) error
 
 // Ready always succeeds.
 func (s *MemStore) Ready(ctx context.Context) error { return ctx.Err() }
+
+var _ app.TargetSource = (*MemStore)(nil)
+
+// ListTargets returns up to limit links live at now with codes after
+// after, in code order (byte order, as the stores' ORDER BY code).
+func (s *MemStore) ListTargets(ctx context.Context, after string, limit int, now time.Time) ([]app.CodeTarget, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []app.CodeTarget
+	for code, l := range s.links {
+		if code > after && l.State(now) == app.LinkLive {
+			out = append(out, app.CodeTarget{Code: code, Target: app.TargetOf(l)})
+		}
+	}
+	slices.SortFunc(out, func(a, b app.CodeTarget) int { return strings.Compare(a.Code, b.Code) })
+	return out[:min(limit, len(out))], nil
+}

@@ -172,6 +172,33 @@ func (db *DB) AddVisits(ctx context.Context, counts map[string]int64) error {
 	return nil
 }
 
+// ListTargets implements app.TargetSource: up to limit links live at now
+// with codes after after, in code order.
+func (db *DB) ListTargets(ctx context.Context, after string, limit int, now time.Time) ([]app.CodeTarget, error) {
+	bctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(bctx, db.q.Targets, after, ms(now), limit)
+	if err != nil {
+		return nil, db.fail(ctx, "list links", err)
+	}
+	defer rows.Close()
+	out := make([]app.CodeTarget, 0, limit)
+	for rows.Next() {
+		var (
+			code, url string
+			expires   *time.Time
+		)
+		if err := rows.Scan(&code, &url, &expires); err != nil {
+			return nil, db.fail(ctx, "list links", err)
+		}
+		out = append(out, app.CodeTarget{Code: code, Target: app.TargetOf(&app.Link{URL: url, ExpiresAt: expires})})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.fail(ctx, "list links", err)
+	}
+	return out, nil
+}
+
 // ChangeSeq implements app.ChangeSource: the counter the triggers of
 // expand step 0003 bump on every delete or change of a link.
 func (db *DB) ChangeSeq(ctx context.Context) (int64, error) {
@@ -242,6 +269,7 @@ func (db *DB) Secret(ctx context.Context, name string, size int) ([]byte, error)
 }
 
 var (
+	_ app.TargetSource = (*DB)(nil)
 	_ app.LinkStore    = (*DB)(nil)
 	_ app.WriteProber  = (*DB)(nil)
 	_ app.ChangeSource = (*DB)(nil)

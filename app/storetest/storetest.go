@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -215,5 +216,61 @@ func copies(t *testing.T, s app.LinkStore) {
 	out.URL = "https://changed-too.example/"
 	if got := mustFind(t, s, "copy"); got.URL != "https://example.com/" {
 		t.Fatalf("stored URL changed to %q through a caller's struct", got.URL)
+	}
+}
+
+// RunTargets is the contract of app.TargetSource (which releases before
+// the compact redirect cache did not have, so it is apart from Run): the
+// links a redirect cache is filled with are the live ones only (not
+// deleted, not expired at the given time), in code order, a page at a
+// time after a code, each with its target.
+func RunTargets(t *testing.T, open func(t *testing.T) app.LinkStore) {
+	s := open(t)
+	src, ok := s.(app.TargetSource)
+	if !ok {
+		t.Fatalf("%T does not list targets (app.TargetSource)", s)
+	}
+	ctx := context.Background()
+	later, past := base.Add(time.Hour), base.Add(-time.Hour)
+	laterMs := baseMs.Add(time.Hour)
+	for _, l := range []*app.Link{
+		{Code: "c-live", URL: "https://c.example/", CreatedAt: base},
+		{Code: "a-expiring", URL: "https://a.example/?q=1", CreatedAt: base, ExpiresAt: &later},
+		{Code: "b-expired", URL: "https://b.example/", CreatedAt: base, ExpiresAt: &past},
+		{Code: "d-deleted", URL: "https://d.example/", CreatedAt: base},
+		{Code: "e-live", URL: "https://e.example/", CreatedAt: base},
+	} {
+		mustCreate(t, s, l)
+	}
+	if err := s.DeleteLink(ctx, "d-deleted", base); err != nil {
+		t.Fatal(err)
+	}
+	want := []app.CodeTarget{
+		{Code: "a-expiring", Target: app.Target{URL: "https://a.example/?q=1", Flags: app.TargetExpires, ExpiresAt: laterMs.UnixMilli()}},
+		{Code: "c-live", Target: app.Target{URL: "https://c.example/"}},
+		{Code: "e-live", Target: app.Target{URL: "https://e.example/"}},
+	}
+	var got []app.CodeTarget
+	for after := ""; ; {
+		page, err := src.ListTargets(ctx, after, 2, base)
+		if err != nil {
+			t.Fatalf("list after %q: %v", after, err)
+		}
+		if len(page) > 2 {
+			t.Fatalf("page of %d links, asked for 2", len(page))
+		}
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, page...)
+		after = page[len(page)-1].Code
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("listed %+v, want %+v", got, want)
+	}
+	// At a later time the expiring link is no longer live.
+	page, err := src.ListTargets(ctx, "", 10, later)
+	if err != nil || len(page) != 2 || page[0].Code != "c-live" {
+		t.Errorf("list after the expiry: %+v, %v; want c-live and e-live", page, err)
 	}
 }

@@ -14,6 +14,7 @@ type database interface {
 	app.LinkStore
 	app.WriteProber
 	app.ChangeSource
+	app.TargetSource
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
 	MigrateContract(ctx context.Context) ([]string, error)
 	Migrations(ctx context.Context) ([]string, error)
@@ -24,18 +25,15 @@ type database interface {
 // runs on it.
 type storeKind struct {
 	postgres bool
-	// visitBatch is how many links one visit-count write updates (0: the
-	// whole flush in one statement).
-	visitBatch int
 	// system is db.system of the store spans.
 	system string
 }
 
 func kindOf(db string) storeKind {
 	if postgres.IsURL(db) {
-		return storeKind{postgres: true, visitBatch: 0, system: "postgresql"}
+		return storeKind{postgres: true, system: "postgresql"}
 	}
-	return storeKind{visitBatch: sqlite.VisitBatch, system: "sqlite"}
+	return storeKind{system: "sqlite"}
 }
 
 // openDatabase opens the store the --db value names and applies its expand
