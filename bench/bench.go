@@ -112,8 +112,9 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	h := &harness{cfg: cfg, dir: dir, bins: map[string]string{}}
 	defer h.cleanup()
 
-	rep = &Report{Started: began, Machine: describeMachine(), Latency: map[string]latencyResult{}}
+	rep = &Report{Started: began, Machine: describeMachine(), Commit: gitCommit(cfg.Root), Latency: map[string]latencyResult{}}
 	loadStart := loadAvg()
+	rep.LoadStart = loadStart
 	if err := h.setup(rep); err != nil {
 		return nil, err
 	}
@@ -218,17 +219,26 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 		rr := RoundResult{}
 		for _, s := range servers {
+			cpu0, err := processCPU(s.p.Pid())
+			if err != nil {
+				return nil, err
+			}
 			r, err := h.wrk.run(ctx, s.url, s.links, cfg.Duration)
 			if err != nil {
 				return nil, err
 			}
+			cpu1, err := processCPU(s.p.Pid())
+			if err != nil {
+				return nil, err
+			}
+			r.ServerCPU = (cpu1 - cpu0).Seconds()
 			if err := r.failed(); err != nil {
 				return nil, fmt.Errorf("%s round %d: %w", s.name, round+1, err)
 			}
 			if err := s.p.Dead(); err != nil {
 				return nil, err
 			}
-			h.logf("round %d/%d %-20s %8.0f req/s", round+1, cfg.Rounds, s.name, r.RPS)
+			h.logf("round %d/%d %-22s %8.0f req/s %6.1f us CPU/request", round+1, cfg.Rounds, s.name, r.RPS, 1e6*r.cpuPerRequest())
 			rr[s.name] = r
 		}
 		rep.Rounds = append(rep.Rounds, rr)
@@ -281,7 +291,8 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("OTLP sink received %d export requests (%s of spans) during the run", h.sink.requests.Load(), mib(h.sink.bytes.Load())))
-	rep.Notes = append(rep.Notes, "load average (1 min) at start "+loadStart+", at end "+loadAvg()+" on "+strconv.Itoa(runtime.NumCPU())+" CPUs: other work on the machine shares the cores, which the ratios to the baseline absorb only partly")
+	rep.LoadEnd = loadAvg()
+	rep.Notes = append(rep.Notes, "load average (1 min) at start "+loadStart+", at end "+rep.LoadEnd+" on "+strconv.Itoa(runtime.NumCPU())+" CPUs: other work on the machine shares the cores, which the throughput ratios absorb only partly; the CPU-per-redirect rows (each server's CPU time over its requests) depend much less on it")
 	if lb, ok := rep.Latency["baseline"]; ok && (lb.Achieved < 0.95*float64(cfg.Rate) || lb.Errors > 0) {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the open-loop run could not hold %d req/s even against the baseline (%.0f req/s, %d errors, first: %s): the machine was saturated, so the latency figures of this run say nothing about the shortener", cfg.Rate, lb.Achieved, lb.Errors, lb.FirstError))
 	}
