@@ -22,11 +22,11 @@ type Report struct {
 	// began and ended: other work on the machine.
 	LoadStart string                   `json:"load_start"`
 	LoadEnd   string                   `json:"load_end"`
-	Setup   []string                 `json:"setup"`
-	Figures []Figure                 `json:"figures"`
-	Rounds  []RoundResult            `json:"rounds"`
-	Latency map[string]latencyResult `json:"latency"`
-	Creates createResult             `json:"creates"`
+	Setup     []string                 `json:"setup"`
+	Figures   []Figure                 `json:"figures"`
+	Rounds    []RoundResult            `json:"rounds"`
+	Latency   map[string]latencyResult `json:"latency"`
+	Creates   createResult             `json:"creates"`
 	// PGCreates is the durable creation run on PostgreSQL;
 	// PGCreateRounds compare creations with pgbench running the store's
 	// INSERT at the same concurrency on the same server, back to back.

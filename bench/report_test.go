@@ -35,9 +35,9 @@ func TestCPUFigures(t *testing.T) {
 		want float64
 		met  bool
 	}{
-		{"cpu_full", 10.0 / 13, false},             // rounds 0.83, 0.77, 0.5
+		{"cpu_full", 10.0 / 13, false},            // rounds 0.83, 0.77, 0.5
 		{"cpu_telemetry_cost", 1 - 11.0/12, true}, // off/full 0.917, 0.923, 0.9
-		{"cpu_scale", 12.0 / 12.5, true},  // 0.96, 0.81, 1
+		{"cpu_scale", 12.0 / 12.5, true},          // 0.96, 0.81, 1
 		{"cpu_scale_hot", 1, true},
 	}
 	for _, tt := range tests {
