@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		bigHot := &server{name: "shortener-full-1M-hot", p: big.p, url: big.url, admin: big.admin, links: cfg.SmallLinks}
 		all = append(all, off, big)
 		servers = append(servers, base, full, off, big, bigHot)
-		profiled = append(profiled, off, big)
+		profiled = append(profiled, off, big, bigHot)
 	}
 	if postgres {
 		// The same 10k links in a PostgreSQL database, and the cache-miss
