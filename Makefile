@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/obsshort/shortener/telemetry.Version=$(VERSION) -X github.com/obsshort/shortener/telemetry.Revision=$(REVISION)
 BIN := bin
 
-.PHONY: run build deps lint test test-go bench fuzz soak stack stack-down stack-status release replay-incident release-bin release-rollback image
+.PHONY: run build deps lint test test-go bench fuzz soak stack stack-down stack-status release replay-incident replay-test-stage release-bin release-rollback image dashboards dashboards-preview
 
 ## run: build and start the service on its embedded default (./data/shortener.db)
 run:
@@ -76,7 +76,7 @@ stack-down: release-bin
 stack-status: release-bin
 	$(RELEASE) stack status
 
-## release: build, test, smoke, preflight, canary, gate, promote or roll back: make release VERSION=v2 [RELEASE_FLAGS="--fault-error-rate 0.3 --steps 10,50"]
+## release: build, test, smoke, preflight, plan, canary, gate, promote or roll back: make release VERSION=v2 [RELEASE_FLAGS="--fault-error-rate 0.3 --plan=false --steps 10,50"]
 release: release-bin
 	$(RELEASE) release --version $(VERSION) $(RELEASE_FLAGS)
 
@@ -84,6 +84,18 @@ release: release-bin
 release-rollback: release-bin
 	$(RELEASE) rollback
 
-## replay-incident: with the stack up, under load: a v2 failing 30% is rolled back, a healthy v2 promoted; exit 0 only if every check passes
+## replay-incident: with the stack up, under load: a v2 failing 30% is rolled back, a canary killed mid-analysis is failed and rolled back, a healthy v2 promoted; exit 0 only if every check passes
 replay-incident: release-bin
 	$(RELEASE) replay-incident --skip-tests $(REPLAY_FLAGS)
+
+## replay-test-stage: with the stack up, under load: a change that edits a test's expected value to match broken output, or deletes an assertion, is blocked at the test stage naming the test; one that adds a test is promoted
+replay-test-stage: release-bin
+	$(RELEASE) replay-test-stage $(REPLAY_FLAGS)
+
+## dashboards: regenerate dashboards/*.json from their Go definitions (dashboards/board)
+dashboards:
+	$(GO) generate ./dashboards
+
+## dashboards-preview: with the stack up, evaluate every panel against its Prometheus and draw each dashboard in .state/preview/<name>.html (+ .png, via headless Chromium); exit 1 if a panel shows no data
+dashboards-preview:
+	$(GO) run ./dashboards/cmd/preview $(PREVIEW_FLAGS)

@@ -1,9 +1,13 @@
 // Package dashboards holds the shortener's Grafana dashboards (the *.json
 // files beside this one, which users import as they are) and their Grafana
-// provisioning files (provisioning/). The Go code reads the embedded JSON
+// provisioning files (provisioning/). The JSON is generated from Go
+// (package board, Grafana's typed builders) by `go generate`; a test fails
+// when the committed files differ. The Go code here reads the embedded JSON
 // and lists every PromQL query in it, so tests can check each query's
 // metric names statically and evaluate it against a real Prometheus.
 package dashboards
+
+//go:generate go run ./cmd/gendashboards -out .
 
 import (
 	"embed"

@@ -20,6 +20,7 @@ import (
 
 	"github.com/obsshort/shortener/alerts"
 	pm "github.com/obsshort/shortener/ci/release/metricnames"
+	"github.com/obsshort/shortener/dashboards/preview"
 	"github.com/obsshort/shortener/internal/loadgen"
 	"github.com/obsshort/shortener/internal/promtest"
 	"github.com/obsshort/shortener/internal/testenv"
@@ -185,6 +186,53 @@ func TestQueriesAgainstRealPrometheus(t *testing.T) {
 					if label != "" && !labels[label] {
 						t.Errorf("%s: series of %s have no label %q", q, expr, label)
 					}
+				}
+			}
+		}
+	})
+
+	// What a person would see: every panel of every dashboard evaluated
+	// and drawn in one page per dashboard, opened in headless Chromium;
+	// each panel must show a chart with marks, none "No data" or an error.
+	t.Run("preview", func(t *testing.T) {
+		chromium := testenv.RequireTool(t, "chromium")
+		ds, err := Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		b, err := preview.NewBrowser(qctx, chromium, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		cfg := preview.Config{Prometheus: prom.Client, Range: 2 * time.Minute, Vars: map[string]string{"job": "shortener"}, Substitute: Substitute}
+		for _, d := range ds {
+			title, _ := d.Raw["title"].(string)
+			page, err := preview.Evaluate(qctx, cfg, preview.Source{File: d.File, Title: title, Panels: d.Panels()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			html := filepath.Join(dir, strings.TrimSuffix(d.File, ".json")+".html")
+			if err := page.WriteFile(html); err != nil {
+				t.Fatal(err)
+			}
+			seen, err := b.Inspect(qctx, html, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for _, p := range page.Panels {
+				if p.Type != "row" {
+					want++
+				}
+			}
+			if len(seen) != want {
+				t.Errorf("%s: the browser shows %d panels, the dashboard has %d", d.File, len(seen), want)
+			}
+			for _, s := range seen {
+				if !s.OK() {
+					t.Errorf("%s: panel %q (%s) in the browser: state %s, drawn %v, shows %q", d.File, s.Title, s.Type, s.State, s.Drawn, s.Shown)
 				}
 			}
 		}
@@ -402,11 +450,47 @@ func pushPipelineMetrics(t *testing.T, url string, runs float64) {
 	lastOK.Set(now)
 	lastFail.Set(now - 600)
 	restore.Set(42)
+	testStageMetrics(reg, fmt.Sprintf("v%.0f", runs+1), fmt.Sprintf("rev%.0f", runs), now, runs)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := push.New(url, pm.JobName).Gatherer(reg).PushContext(ctx); err != nil {
 		t.Fatalf("push pipeline metrics: %v", err)
 	}
+}
+
+// testStageMetrics registers what the test stage of one build pushes
+// (ci/release/testmetrics.go): every test-fact series with the build's
+// version and revision, a test-health check with one blocking and one
+// overridden finding, the override counter and the lead time.
+func testStageMetrics(reg *prometheus.Registry, version, revision string, now, runs float64) {
+	vr := []string{pm.LabelVersion, pm.LabelRevision}
+	gauge := func(name string, labels ...string) *prometheus.GaugeVec {
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: name}, append(labels, vr...))
+		reg.MustRegister(g)
+		return g
+	}
+	pkg := "github.com/obsshort/shortener/app"
+	gauge(pm.TestFactsTimestampSeconds).WithLabelValues(version, revision).Set(now)
+	tests := gauge(pm.Tests, pm.LabelPackage, pm.LabelResult)
+	tests.WithLabelValues(pkg, "pass", version, revision).Set(160)
+	tests.WithLabelValues(pkg, "skip", version, revision).Set(1)
+	tests.WithLabelValues(pkg, "fail", version, revision).Set(0)
+	gauge(pm.TestCoverageRatio, pm.LabelPackage).WithLabelValues(pkg, version, revision).Set(0.9)
+	gauge(pm.TestAssertions, pm.LabelPackage).WithLabelValues(pkg, version, revision).Set(90)
+	gauge(pm.TestFunctionsWithoutAssertions, pm.LabelPackage).WithLabelValues(pkg, version, revision).Set(0)
+	gauge(pm.FuzzExecutions, pm.LabelPackage, pm.LabelTarget).WithLabelValues(pkg, "FuzzValidateURL", version, revision).Set(12000)
+	gauge(pm.LintFindings, pm.LabelLinter).WithLabelValues("go vet", version, revision).Set(0)
+	gauge(pm.BuildDurationSeconds).WithLabelValues(version, revision).Set(12)
+	gauge(pm.BinarySizeBytes, pm.LabelBinary).WithLabelValues("shortener", version, revision).Set(2.5e7)
+	gauge(pm.BenchGuardRatio, pm.LabelPackage, pm.LabelBenchmark).WithLabelValues("github.com/obsshort/shortener/telemetry", "BenchmarkInstrumented", version, revision).Set(1.8)
+	gauge(pm.TestCheckDurationSeconds, pm.LabelCheck).WithLabelValues("go_test", version, revision).Set(60)
+	findings := gauge(pm.TestHealthFindings, pm.LabelKind, pm.LabelState)
+	findings.WithLabelValues("expectation", pm.StateBlocking, version, revision).Set(1)
+	findings.WithLabelValues("skipped", pm.StateOverridden, version, revision).Set(1)
+	overrides := prometheus.NewCounterVec(prometheus.CounterOpts{Name: pm.TestHealthOverridesTotal, Help: "overrides"}, []string{pm.LabelKind})
+	reg.MustRegister(overrides)
+	overrides.WithLabelValues("skipped").Add(runs)
+	gauge(pm.LeadTimeSeconds).WithLabelValues(version, revision).Set(3600)
 }
 
 // sendTraffic sends what users would until ctx ends: on stable creates,

@@ -17,11 +17,11 @@ import (
 // analyzeFlags are the flags of `gate analyze` beyond the common ones.
 type analyzeFlags struct {
 	commonFlags
-	canary, baseline, output, pushgateway string
-	warmup, interval, maxDuration         time.Duration
-	alpha, canaryShare                    float64
-	minRequests                           int64
-	dryRun                                bool
+	canary, baseline, output, pushgateway, html string
+	warmup, interval, maxDuration               time.Duration
+	alpha, canaryShare                          float64
+	minRequests                                 int64
+	dryRun                                      bool
 }
 
 func runAnalyze(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, log *slog.Logger) int {
@@ -40,6 +40,7 @@ func runAnalyze(ctx context.Context, args []string, getenv func(string) string, 
 	fs.StringVar(&f.output, "output", "", "text or json")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "report the decision but always exit 0")
 	fs.StringVar(&f.pushgateway, "pushgateway", "", "Pushgateway URL to push the decision, evidence and counts to")
+	fs.StringVar(&f.html, "html", "", "also write a self-contained HTML report (charts of canary against baseline) to this file")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -82,11 +83,18 @@ func runAnalyze(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return usageErr(stderr, err)
 	}
-	v, err := Analyze(ctx, cfg, client, stderr)
+	var history []HistoryPoint
+	v, err := analyze(ctx, cfg, client, stderr, func(v Verdict) { history = append(history, historyPoint(v)) })
 	if err != nil {
 		return usageErr(stderr, err)
 	}
 	rep := newReport(cfg, v, NewEngine(cfg).AlphaPerCheck(), f.dryRun)
+	rep.History = history
+	if f.html != "" {
+		if err := rep.writeHTMLFile(f.html); err != nil {
+			fmt.Fprintf(stderr, "gate: HTML report not written (the decision stands): %v\n", err)
+		}
+	}
 	if err := rep.write(stdout, cfg.Output); err != nil {
 		log.Error("write report", "err", err)
 	}
@@ -114,11 +122,16 @@ func runAnalyze(ctx context.Context, args []string, getenv func(string) string, 
 // error is a configuration error (a query Prometheus refuses); trouble
 // reaching Prometheus becomes an inconclusive verdict instead.
 func Analyze(ctx context.Context, cfg Config, client *promclient.Client, progress io.Writer) (Verdict, error) {
+	return analyze(ctx, cfg, client, progress, nil)
+}
+
+// analyze is Analyze with a callback for every evaluated poll.
+func analyze(ctx context.Context, cfg Config, client *promclient.Client, progress io.Writer, each func(Verdict)) (Verdict, error) {
 	engine := NewEngine(cfg)
 	src := newPromSource(client, cfg)
 	a := cfg.Analysis
 	fmt.Fprintf(progress, "gate: analysing canary {%s} against baseline {%s} on %s: every %s for up to %s, alpha %g (%.4g per check)\n",
-		src.canary.selector, src.baseline.selector, client.URL(), a.Interval.D(), a.MaxDuration.D(), a.Alpha, engine.AlphaPerCheck())
+		src.q.canary.selector, src.q.baseline.selector, client.URL(), a.Interval.D(), a.MaxDuration.D(), a.Alpha, engine.AlphaPerCheck())
 	if a.Warmup > 0 {
 		fmt.Fprintf(progress, "gate: warming up for %s\n", a.Warmup.D())
 		if !sleep(ctx, a.Warmup.D()) {
@@ -160,6 +173,9 @@ func Analyze(ctx context.Context, cfg Config, client *promclient.Client, progres
 				consecutive = 0
 				obs.Elapsed, obs.Final = elapsed, final
 				last = engine.Evaluate(obs)
+				if each != nil {
+					each(last)
+				}
 				fmt.Fprintln(progress, progressLine(last))
 				if last.Outcome != Running {
 					return last, nil
@@ -227,13 +243,15 @@ func progressLine(v Verdict) string {
 	for _, c := range v.Checks {
 		switch c.Kind {
 		case "sequential", "guardrail":
-			if c.Status == "waiting" {
+			if c.Status == "waiting" || c.Status == "off" || c.Status == "no-data" {
 				fmt.Fprintf(&b, " %s -", c.Name)
 			} else {
 				fmt.Fprintf(&b, " %s BF %s/%s", c.Name, fmtBF(c.Evidence), fmtBF(c.Threshold))
 			}
-		case "custom":
-			fmt.Fprintf(&b, " %s %s", c.Name, c.Status)
+		case "custom", "presence":
+			if c.Kind == "custom" || c.Status != "ok" {
+				fmt.Fprintf(&b, " %s %s", c.Name, c.Status)
+			}
 		}
 	}
 	switch v.Outcome {

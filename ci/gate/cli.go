@@ -34,7 +34,10 @@ const usage = `usage: gate <command> [flags]
 commands:
   analyze     compare canary against baseline in Prometheus; exit 0 pass, 1 fail, 2 inconclusive, 3 usage
   preflight   block a deploy (exit 2) while an SLO alert fires or the error budget is spent
-  simulate    run the decision engine on simulated traffic and print its error rates
+  plan        from stable's traffic in Prometheus: the canary share and analysis duration needed
+              to fail a 2x regression and pass a healthy canary with 90% probability (exit 2: not possible)
+  backtest    run the engine over a recorded range of real Prometheus data (range queries), window by window
+  simulate    run the decision engine on simulated traffic and print its error rates (--table: the benchmark)
   serve       judge canaries for Argo Rollouts (Web provider) and Flagger (webhooks) over HTTP
   version     print the version
 
@@ -54,6 +57,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runAnalyze(ctx, rest, getenv, stdout, stderr, log)
 	case "preflight":
 		return runPreflight(ctx, rest, getenv, stdout, stderr)
+	case "backtest":
+		return runBacktest(ctx, rest, getenv, stdout, stderr)
+	case "plan":
+		return runPlan(ctx, rest, getenv, stdout, stderr)
 	case "simulate":
 		return runSimulate(rest, stdout, stderr)
 	case "serve":
@@ -168,69 +175,4 @@ func (c *commonFlags) load(fs *flag.FlagSet) (Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
-}
-
-func runSimulate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("gate simulate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	p := SimParams{}
-	var cfgPath string
-	var alpha float64
-	fs.StringVar(&cfgPath, "config", "", "YAML config for the engine settings (default: built-in defaults)")
-	fs.Float64Var(&p.BaselineErrorRate, "baseline-error-rate", 0.0025, "share of baseline requests answered 5xx")
-	fs.Float64Var(&p.CanaryErrorRate, "canary-error-rate", 0.0025, "share of canary requests answered 5xx")
-	fs.Float64Var(&p.BaselineSlowRate, "baseline-slow-rate", 0.005, "share of baseline requests slower than the latency threshold")
-	fs.Float64Var(&p.CanarySlowRate, "canary-slow-rate", 0.005, "share of canary requests slower than the latency threshold")
-	fs.Float64Var(&p.CanaryShare, "canary-share", 0.1, "share of traffic the canary gets")
-	fs.Float64Var(&p.RPS, "rps", 100, "total requests per second (Poisson)")
-	fs.DurationVar(&p.Interval, "interval", time.Second, "poll interval (the gate looks at every poll)")
-	fs.DurationVar(&p.MaxDuration, "max-duration", 10*time.Minute, "maximum analysis duration")
-	fs.IntVar(&p.Runs, "runs", 1000, "number of simulated analyses")
-	fs.Uint64Var(&p.Seed, "seed", 1, "random seed (same seed, same output)")
-	fs.DurationVar(&p.Deadline, "deadline", 0, "also report the share of runs failed within this time")
-	fs.Float64Var(&alpha, "alpha", 0, "significance of the whole analysis (default from config: 0.05)")
-	fs.Float64Var(&p.NaiveFactor, "naive-factor", 1.5, "naive check: fail when canary ratio > factor x baseline ratio + slack")
-	fs.Float64Var(&p.NaiveSlack, "naive-slack", 0.001, "naive check: absolute slack added to the limit")
-	fs.DurationVar(&p.NaiveWindow, "naive-window", time.Minute, "naive check: window of its ratios (like rate(...[1m]))")
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
-	}
-	cfg := DefaultConfig()
-	if cfgPath != "" {
-		var err error
-		if cfg, err = LoadConfig(cfgPath); err != nil {
-			return usageErr(stderr, err)
-		}
-	}
-	if alpha != 0 {
-		cfg.Analysis.Alpha = alpha
-	}
-	cfg.Analysis.CanaryShare = p.CanaryShare
-	cfg.Analysis.Interval = Duration(p.Interval)
-	cfg.Analysis.MaxDuration = Duration(p.MaxDuration)
-	cfg.Checks.Custom = nil // nothing to simulate them from
-	if err := cfg.Validate(); err != nil {
-		return usageErr(stderr, err)
-	}
-	for _, r := range []struct {
-		name string
-		v    float64
-	}{{"--baseline-error-rate", p.BaselineErrorRate}, {"--canary-error-rate", p.CanaryErrorRate}, {"--baseline-slow-rate", p.BaselineSlowRate}, {"--canary-slow-rate", p.CanarySlowRate}} {
-		if r.v < 0 || r.v > 1 {
-			return usageErr(stderr, fieldErr(r.name, "must be in [0, 1], got %g", r.v))
-		}
-	}
-	switch {
-	case p.CanaryShare <= 0:
-		return usageErr(stderr, fieldErr("--canary-share", "must be in (0, 1)"))
-	case p.RPS <= 0:
-		return usageErr(stderr, fieldErr("--rps", "must be positive"))
-	case p.Runs < 1:
-		return usageErr(stderr, fieldErr("--runs", "must be at least 1"))
-	}
-	start := time.Now()
-	res := Simulate(cfg, p)
-	res.Print(stdout, NewEngine(cfg).AlphaPerCheck())
-	fmt.Fprintf(stdout, "\n(%d runs in %s)\n", p.Runs, time.Since(start).Round(time.Millisecond))
-	return ExitPass
 }

@@ -3,6 +3,7 @@ package gate_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/obsshort/shortener/ci/gate"
+	"github.com/obsshort/shortener/ci/release"
 	"github.com/obsshort/shortener/internal/promtest"
 	"github.com/obsshort/shortener/internal/testenv"
 )
@@ -77,16 +79,39 @@ func TestSimulateCommand(t *testing.T) {
 	}
 	// Read the numbers, not the layout: a 30% canary is failed in every
 	// run, and within the 15 s deadline.
-	for label, want := range map[string]float64{"detection rate": 100, "failed within 15s": 100} {
+	for label, want := range map[string]float64{"fail": 100, "failed within 15s:": 100} {
 		got, ok := percentAfter(out, label)
 		if !ok || got != want {
 			t.Errorf("%s: %v%% (found %v), want %v%%:\n%s", label, got, ok, want, out)
 		}
 	}
-	for _, want := range []string{"time to fail", "naive check"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
+	if !strings.Contains(out, "time to fail") {
+		t.Errorf("output lacks the time to fail:\n%s", out)
+	}
+	code, _, stderr := run(t, nil, "simulate", "--canary-share", "1")
+	if code != gate.ExitUsage || !strings.Contains(stderr, "--canary-share") {
+		t.Errorf("a share of 1: exit %d %q, want 3 naming the flag", code, stderr)
+	}
+}
+
+// gate plan from given traffic: busy traffic is enough at a small share;
+// a trickle is not, and the plan says so with exit 2.
+func TestPlanCommand(t *testing.T) {
+	t.Parallel()
+	code, out, _ := run(t, nil, "plan", "--rps", "1000", "--error-ratio", "0.0025", "--runs", "40", "--max-duration", "20m", "--output", "json")
+	if code != gate.ExitPass {
+		t.Fatalf("plan for 1000 req/s: exit %d\n%s", code, out)
+	}
+	var pl gate.PlanResult
+	if err := json.Unmarshal([]byte(out), &pl); err != nil {
+		t.Fatal(err)
+	}
+	if !pl.Feasible || pl.Share != 0.1 || pl.DurationSec <= 0 || pl.DurationSec > 20*60 {
+		t.Errorf("1000 req/s: want a plan at the first share (10%%) within 20 minutes, got %+v", pl)
+	}
+	code, out, _ = run(t, nil, "plan", "--rps", "0.5", "--error-ratio", "0.0025", "--runs", "20", "--max-duration", "2m", "--shares", "0.1,0.5")
+	if code != gate.ExitInconclusive || !strings.Contains(out, "cannot give 90% power within 2m0s") {
+		t.Errorf("0.5 req/s: exit %d, want 2 and a plain no:\n%s", code, out)
 	}
 }
 
@@ -287,7 +312,8 @@ func TestPushgateway(t *testing.T) {
 	for _, want := range []string{
 		`canary_gate_decision{instance="",job="canary_gate",outcome="inconclusive"} 1`,
 		`canary_gate_exit_code{instance="",job="canary_gate"} 2`,
-		`canary_gate_evidence_threshold{check="errors",instance="",job="canary_gate"} 80`,
+		// 1/α per check: 0.05 split over the 7 statistical checks
+		`canary_gate_evidence_threshold{check="errors",instance="",job="canary_gate"} 140`,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("pushgateway lacks %s", want)
@@ -307,6 +333,18 @@ func TestPreflightIntegration(t *testing.T) {
         expr: vector(1)
         labels: {severity: page, service: shortener}
         annotations: {summary: test alert}
+      # What a rolled-back canary leaves behind, and the same alert for a
+      # stable track and for a target without a track (other job names, so
+      # each case sees only its own).
+      - alert: AvailabilityFastBurn
+        expr: vector(1)
+        labels: {severity: page, job: shortener, track: canary}
+      - alert: AvailabilityFastBurn
+        expr: vector(1)
+        labels: {severity: page, job: shortener-stable, track: stable}
+      - alert: TargetDown
+        expr: vector(1)
+        labels: {severity: page, job: shortener-untracked}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -333,6 +371,11 @@ func TestPreflightIntegration(t *testing.T) {
 		{"spent budget blocks", []string{"--selector", `service="other"`, "--budget-query", "vector(1.3)"}, 2, "deploy freeze: 130% of the 30-day error budget is spent"},
 		{"default budget query over no traffic is said so", []string{"--selector", `service="other"`}, 0, "returned no data"},
 		{"bad PromQL is a configuration error", []string{"--budget-query", "sum(("}, 3, ""},
+		// The release pipeline's selector: a canary's leftover alert does
+		// not block the next release; stable's and untracked ones do.
+		{"pipeline: canary leftover does not block", []string{"--selector", release.PreflightSelector, "--budget-query", "vector(0.2)"}, 0, "no SLO alert firing"},
+		{"pipeline: stable alert blocks", []string{"--selector", strings.Replace(release.PreflightSelector, `job="shortener"`, `job="shortener-stable"`, 1), "--budget-query", "vector(0.2)"}, 2, "1 SLO alert(s) firing"},
+		{"pipeline: untracked alert blocks", []string{"--selector", strings.Replace(release.PreflightSelector, `job="shortener"`, `job="shortener-untracked"`, 1), "--budget-query", "vector(0.2)"}, 2, "1 SLO alert(s) firing"},
 	}
 	for _, c := range cases {
 		args := append([]string{"preflight", "--prometheus", prom.URL}, c.args...)

@@ -12,6 +12,7 @@ type Config struct {
 	Prometheus PrometheusConfig `yaml:"prometheus"`
 	Selectors  Selectors        `yaml:"selectors"`
 	Metric     string           `yaml:"metric"`
+	Labels     Labels           `yaml:"labels"`
 	Analysis   Analysis         `yaml:"analysis"`
 	SLO        SLO              `yaml:"slo"`
 	Checks     Checks           `yaml:"checks"`
@@ -53,6 +54,12 @@ type Selectors struct {
 	Baseline string `yaml:"baseline"`
 }
 
+// Labels name the labels of Metric the per-route and status checks read.
+type Labels struct {
+	Route  string `yaml:"route"`
+	Status string `yaml:"status"`
+}
+
 // Analysis holds timing and statistics settings.
 type Analysis struct {
 	Warmup         Duration `yaml:"warmup"`
@@ -74,21 +81,71 @@ type SLO struct {
 
 // Checks configures the built-in checks and lists the custom ones.
 type Checks struct {
-	Errors    Comparative   `yaml:"errors"`
-	Latency   Comparative   `yaml:"latency"`
-	Guardrail Guardrail     `yaml:"guardrail"`
-	Custom    []CustomCheck `yaml:"custom"`
+	Errors       Comparative       `yaml:"errors"`
+	Latency      LatencyCheck      `yaml:"latency"`
+	Status       StatusCheck       `yaml:"status"`
+	Routes       RoutesCheck       `yaml:"routes"`
+	LoadBalancer LoadBalancerCheck `yaml:"load_balancer"`
+	Presence     PresenceCheck     `yaml:"presence"`
+	Guardrail    Guardrail         `yaml:"guardrail"`
+	Custom       []CustomCheck     `yaml:"custom"`
 }
 
-// Comparative configures a canary-against-baseline sequential test.
+// Comparative configures a canary-against-baseline check: a sequential
+// test that fails a regression, and a non-inferiority test that passes a
+// canary shown no worse.
 type Comparative struct {
 	Enabled bool `yaml:"enabled"`
 	// Margin: fail only when the canary ratio is shown above margin × the
 	// baseline ratio (1 = any regression).
 	Margin float64 `yaml:"margin"`
-	// Tolerance: pass early when the canary ratio is shown below
-	// tolerance × the baseline ratio (0 disables the early pass).
+	// Tolerance and Floor: the canary passes this check once its ratio is
+	// shown below tolerance × the baseline ratio + floor × the SLO budget.
 	Tolerance float64 `yaml:"tolerance"`
+	Floor     float64 `yaml:"floor"`
+}
+
+// LatencyCheck compares the whole latency distribution: the share of
+// requests slower than each bucket boundary from MinLE up.
+type LatencyCheck struct {
+	Comparative `yaml:",inline"`
+	MinLE       float64 `yaml:"min_le"`
+}
+
+// StatusCheck compares the mix of status codes (5xx aside, which the
+// errors check has): a canary that answers a code more often fails.
+type StatusCheck struct {
+	Enabled bool    `yaml:"enabled"`
+	Margin  float64 `yaml:"margin"`
+}
+
+// RoutesCheck judges the errors of every route on its own.
+type RoutesCheck struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// LoadBalancerCheck reads the load balancer's per-server counters, which
+// see the failures the app never counts (refused connections, timeouts,
+// crashes, answers masked by retries).
+type LoadBalancerCheck struct {
+	Comparative `yaml:",inline"`
+	// Required: without load-balancer series for both arms the canary
+	// cannot pass (otherwise the check is skipped and says so).
+	Required bool `yaml:"required"`
+	// Canary and Baseline are label matchers of each arm's server.
+	Canary   string `yaml:"canary"`
+	Baseline string `yaml:"baseline"`
+	// Attempts and Failures are series selectors (a metric name with
+	// optional name="value" matchers) summed per arm.
+	Attempts []string `yaml:"attempts"`
+	Failures []string `yaml:"failures"`
+}
+
+// PresenceCheck fails a canary that vanishes: its scrape target down or
+// gone, or its series stale, for longer than Grace.
+type PresenceCheck struct {
+	Enabled bool     `yaml:"enabled"`
+	Grace   Duration `yaml:"grace"`
 }
 
 // Guardrail configures the absolute fast-path checks on the canary alone.
@@ -144,6 +201,7 @@ func DefaultConfig() Config {
 		},
 		Selectors: Selectors{Canary: `track="canary"`, Baseline: `track="stable"`},
 		Metric:    "http_server_request_duration_seconds",
+		Labels:    Labels{Route: "http_route", Status: "http_response_status_code"},
 		Analysis: Analysis{
 			Interval:       Duration(5 * time.Second),
 			MaxDuration:    Duration(10 * time.Minute),
@@ -154,8 +212,24 @@ func DefaultConfig() Config {
 		},
 		SLO: SLO{ErrorBudget: 0.001, LatencyThreshold: 0.1, LatencyBudget: 0.01},
 		Checks: Checks{
-			Errors:    Comparative{Enabled: true, Margin: 1, Tolerance: 0},
-			Latency:   Comparative{Enabled: true, Margin: 1, Tolerance: 0},
+			Errors:  Comparative{Enabled: true, Margin: 1, Tolerance: 1.5, Floor: 0.5},
+			Latency: LatencyCheck{Comparative: Comparative{Enabled: true, Margin: 1.5, Tolerance: 1.5, Floor: 0.5}, MinLE: 0.01},
+			Status:  StatusCheck{Enabled: true, Margin: 1.5},
+			Routes:  RoutesCheck{Enabled: true},
+			LoadBalancer: LoadBalancerCheck{
+				Comparative: Comparative{Enabled: true, Margin: 1, Tolerance: 1.5, Floor: 0.5},
+				Canary:      `proxy="shortener",server="canary"`,
+				Baseline:    `proxy="shortener",server="stable"`,
+				Attempts:    []string{"haproxy_server_sessions_total", "haproxy_server_retry_warnings_total"},
+				Failures: []string{
+					`haproxy_server_http_responses_total{code="5xx"}`,
+					"haproxy_server_connection_errors_total",
+					"haproxy_server_response_errors_total",
+					"haproxy_server_retry_warnings_total",
+					"haproxy_server_redispatch_warnings_total",
+				},
+			},
+			Presence:  PresenceCheck{Enabled: true, Grace: Duration(10 * time.Second)},
 			Guardrail: Guardrail{Enabled: true, BudgetMultiple: 50},
 		},
 		Preflight: PreflightConfig{

@@ -224,8 +224,22 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"checks.latency.tolerance", func(c *Config) { c.Checks.Latency.Tolerance = 0.9 }},
 		{"checks.guardrail.budget_multiple", func(c *Config) { c.Checks.Guardrail.BudgetMultiple = 1 }},
 		{"checks", func(c *Config) {
-			c.Checks.Errors.Enabled, c.Checks.Latency.Enabled, c.Checks.Guardrail.Enabled = false, false, false
+			c.Checks.Errors.Enabled, c.Checks.Latency.Enabled, c.Checks.LoadBalancer.Enabled = false, false, false
 		}},
+		{"checks.errors.tolerance", func(c *Config) { c.Checks.Errors.Tolerance = 0.9 }},
+		{"checks.errors.floor", func(c *Config) { c.Checks.Errors.Floor = -1 }},
+		{"checks.errors.floor", func(c *Config) { c.Checks.Errors.Tolerance, c.Checks.Errors.Floor = 1, 0 }},
+		{"checks.load_balancer.tolerance", func(c *Config) { c.Checks.LoadBalancer.Tolerance = 0 }},
+		{"checks.latency.min_le", func(c *Config) { c.Checks.Latency.MinLE = -1 }},
+		{"checks.status.margin", func(c *Config) { c.Checks.Status.Margin = 0.5 }},
+		{"checks.presence.grace", func(c *Config) { c.Checks.Presence.Grace = -1 }},
+		{"labels", func(c *Config) { c.Labels.Route = "http route" }},
+		{"checks.load_balancer.canary", func(c *Config) { c.Checks.LoadBalancer.Canary = "" }},
+		{"checks.load_balancer.canary", func(c *Config) { c.Checks.LoadBalancer.Canary = c.Checks.LoadBalancer.Baseline }},
+		{"checks.load_balancer.baseline", func(c *Config) { c.Checks.LoadBalancer.Baseline = " " }},
+		{"checks.load_balancer.attempts", func(c *Config) { c.Checks.LoadBalancer.Attempts = nil }},
+		{"checks.load_balancer.failures", func(c *Config) { c.Checks.LoadBalancer.Failures = nil }},
+		{"checks.load_balancer.failures[1]", func(c *Config) { c.Checks.LoadBalancer.Failures = []string{"ok_total", `x{code=~"5.."}`} }},
 		{"checks.custom[0].name", func(c *Config) { c.Checks.Custom = []CustomCheck{{Query: "{{.Selector}}"}} }},
 		{"checks.custom[1].name", func(c *Config) {
 			cc := CustomCheck{Name: "a", Query: "x{ {{.Selector}} }", Direction: HigherIsWorse, Threshold: ptr(1)}
@@ -353,17 +367,26 @@ func TestRenderQuery(t *testing.T) {
 func TestCounterTracker(t *testing.T) {
 	t.Parallel()
 	s := func(code string, v float64) *model.Sample {
-		return &model.Sample{Metric: model.Metric{"__name__": "c", statusLabel: model.LabelValue(code)}, Value: model.SampleValue(v)}
+		return &model.Sample{Metric: model.Metric{"__name__": "c", "http_response_status_code": model.LabelValue(code)}, Value: model.SampleValue(v)}
 	}
 	tr := newCounterTracker()
 	tr.update(model.Vector{s("200", 1000)})              // start: where counters stand
 	tr.update(model.Vector{s("200", 1010), s("500", 2)}) // +10; a 500 series born after the start counts whole
 	tr.update(model.Vector{s("200", 4), s("500", 3)})    // reset: the process restarted and served 4; +1
 	tr.update(model.Vector{s("500", 3)})                 // the 200 series vanished: its counts stay
-	if got := tr.sum(nil); got != 10+4+3 {
+	sum := func(keep func(string) bool) int64 {
+		total := 0.0
+		for fp, inc := range tr.inc {
+			if keep == nil || keep(string(tr.metric[fp]["http_response_status_code"])) {
+				total += inc
+			}
+		}
+		return int64(total)
+	}
+	if got := sum(nil); got != 10+4+3 {
 		t.Errorf("total %d, want 17", got)
 	}
-	if got := tr.sum(is5xx); got != 3 {
+	if got := sum(is5xx); got != 3 {
 		t.Errorf("5xx %d, want 3", got)
 	}
 	empty := newCounterTracker()

@@ -11,7 +11,10 @@ import (
 	"github.com/obsshort/shortener/telemetry"
 )
 
-var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+var (
+	metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	labelNameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+)
 
 // Validate checks the configuration needed by `gate analyze` and names the
 // first bad field.
@@ -60,19 +63,62 @@ func (c *Config) Validate() error {
 	for _, cmp := range []struct {
 		name string
 		c    Comparative
-	}{{"checks.errors", c.Checks.Errors}, {"checks.latency", c.Checks.Latency}} {
+	}{{"checks.errors", c.Checks.Errors}, {"checks.latency", c.Checks.Latency.Comparative}, {"checks.load_balancer", c.Checks.LoadBalancer.Comparative}} {
 		if cmp.c.Margin < 1 {
 			return fieldErr(cmp.name+".margin", "must be at least 1, got %g", cmp.c.Margin)
 		}
-		if cmp.c.Tolerance != 0 && cmp.c.Tolerance <= 1 {
-			return fieldErr(cmp.name+".tolerance", "must be above 1 (or 0 to disable the early pass), got %g", cmp.c.Tolerance)
+		if cmp.c.Tolerance < 1 {
+			return fieldErr(cmp.name+".tolerance", "must be at least 1 (the canary passes once shown below tolerance x baseline + floor), got %g", cmp.c.Tolerance)
+		}
+		if cmp.c.Floor < 0 || cmp.c.Floor >= 100 {
+			return fieldErr(cmp.name+".floor", "must be in [0, 100) (a multiple of the SLO budget), got %g", cmp.c.Floor)
+		}
+		if cmp.c.Tolerance == 1 && cmp.c.Floor == 0 {
+			return fieldErr(cmp.name+".floor", "must be above 0 when tolerance is 1: no canary can be shown better than its baseline exactly")
+		}
+	}
+	ck := c.Checks
+	if ck.Latency.MinLE < 0 {
+		return fieldErr("checks.latency.min_le", "must not be negative, got %g", ck.Latency.MinLE)
+	}
+	if ck.Status.Enabled && ck.Status.Margin < 1 {
+		return fieldErr("checks.status.margin", "must be at least 1, got %g", ck.Status.Margin)
+	}
+	if ck.Presence.Grace < 0 {
+		return fieldErr("checks.presence.grace", "must not be negative")
+	}
+	if (ck.Status.Enabled || ck.Routes.Enabled || ck.Errors.Enabled) && (!labelNameRE.MatchString(c.Labels.Status) || !labelNameRE.MatchString(c.Labels.Route)) {
+		return fieldErr("labels", "route and status must be label names, got %q and %q", c.Labels.Route, c.Labels.Status)
+	}
+	if lb := ck.LoadBalancer; lb.Enabled {
+		switch {
+		case strings.TrimSpace(lb.Canary) == "":
+			return fieldErr("checks.load_balancer.canary", "must not be empty when the check is enabled")
+		case strings.TrimSpace(lb.Baseline) == "":
+			return fieldErr("checks.load_balancer.baseline", "must not be empty when the check is enabled")
+		case normalizeSelector(lb.Canary) == normalizeSelector(lb.Baseline):
+			return fieldErr("checks.load_balancer.canary", "is the same as checks.load_balancer.baseline")
+		case len(lb.Attempts) == 0:
+			return fieldErr("checks.load_balancer.attempts", "must list at least one series")
+		case len(lb.Failures) == 0:
+			return fieldErr("checks.load_balancer.failures", "must list at least one series")
+		}
+		for _, l := range []struct {
+			f  string
+			ss []string
+		}{{"attempts", lb.Attempts}, {"failures", lb.Failures}} {
+			for i, s := range l.ss {
+				if _, err := parseSeriesMatcher(s); err != nil {
+					return fieldErr(fmt.Sprintf("checks.load_balancer.%s[%d]", l.f, i), "%v", err)
+				}
+			}
 		}
 	}
 	if c.Checks.Guardrail.Enabled && c.Checks.Guardrail.BudgetMultiple <= 1 {
 		return fieldErr("checks.guardrail.budget_multiple", "must be above 1, got %g", c.Checks.Guardrail.BudgetMultiple)
 	}
-	if !c.Checks.Errors.Enabled && !c.Checks.Latency.Enabled && !c.Checks.Guardrail.Enabled && len(c.Checks.Custom) == 0 {
-		return fieldErr("checks", "every check is disabled")
+	if !c.Checks.Errors.Enabled && !c.Checks.Latency.Enabled && !c.Checks.LoadBalancer.Enabled {
+		return fieldErr("checks", "errors, latency and load_balancer are all disabled: no check could show the canary no worse, so it could never pass")
 	}
 	seen := map[string]bool{}
 	for i, cc := range c.Checks.Custom {

@@ -24,18 +24,26 @@ import (
 // canary, as the deploy step's file_sd would.
 type stack struct {
 	prom              *promtest.Server
+	canaryProc        *testenv.Process
 	stable, canary    string // public base URLs
 	stableAdm, canAdm string
 }
 
 func startStack(t *testing.T, canaryArgs ...string) *stack {
 	t.Helper()
+	return startStackWith(t, "", canaryArgs...)
+}
+
+// startStackWith also scrapes the extra scrape configs (YAML list items).
+func startStackWith(t *testing.T, extraScrape string, canaryArgs ...string) *stack {
+	t.Helper()
 	bin := testenv.BuildBinary(t, "./app/cmd/shortener", "")
 	db := filepath.Join(t.TempDir(), "shortener.db")
+	var last *testenv.Process
 	start := func(extra ...string) (string, string) {
 		addr, admin := testenv.FreeAddr(t), testenv.FreeAddr(t)
 		args := append([]string{"--addr", addr, "--admin-addr", admin, "--db", db, "--log-level", "warn", "--rate-limit", "0"}, extra...)
-		testenv.Start(t, []string{"OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true"}, bin, args...)
+		last = testenv.Start(t, []string{"OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true"}, bin, args...)
 		testenv.WaitHTTP(t, "http://"+admin+"/healthz", 30*time.Second)
 		return addr, admin
 	}
@@ -44,6 +52,7 @@ func startStack(t *testing.T, canaryArgs ...string) *stack {
 	var sAddr, cAddr string
 	sAddr, s.stableAdm = start()
 	cAddr, s.canAdm = start(canaryArgs...)
+	s.canaryProc = last
 	s.stable, s.canary = "http://"+sAddr, "http://"+cAddr
 	s.prom = promtest.Start(t, promtest.Config{Interval: time.Second, ScrapeConfigs: fmt.Sprintf(`- job_name: shortener
   static_configs:
@@ -51,8 +60,8 @@ func startStack(t *testing.T, canaryArgs ...string) *stack {
       labels: {track: stable, version: v1}
     - targets: ["%s"]
       labels: {track: canary, version: v2}
-`, s.stableAdm, s.canAdm)})
-	s.prom.WaitTargetsUp(t, 2, 30*time.Second)
+%s`, s.stableAdm, s.canAdm, extraScrape)})
+	s.prom.WaitTargetsUp(t, 2, 30*time.Second) // the extra targets may start later
 	return s
 }
 
@@ -61,7 +70,13 @@ func startStack(t *testing.T, canaryArgs ...string) *stack {
 // for the requests in flight before the stack's processes stop.
 func load(t *testing.T, s *stack, rps float64, share float64) {
 	t.Helper()
-	ctx := t.Context()
+	t.Cleanup(loadUntil(t.Context(), t, s, rps, share))
+}
+
+// loadUntil sends the load of load until ctx ends; the function it returns
+// waits for the requests in flight.
+func loadUntil(ctx context.Context, t *testing.T, s *stack, rps float64, share float64) (wait func()) {
+	t.Helper()
 	client := loadgen.NoRedirects(5*time.Second, 64)
 	// A few links to redirect to, created on stable (shared database).
 	var codes []string
@@ -90,7 +105,7 @@ func load(t *testing.T, s *stack, rps float64, share float64) {
 	}
 	arm(s.stable, rps*(1-share))
 	arm(s.canary, rps*share)
-	t.Cleanup(wg.Wait)
+	return wg.Wait
 }
 
 // runGate runs `gate analyze` in process with the shipped default config
@@ -150,14 +165,22 @@ func TestAnalyzeIntegration(t *testing.T) {
 	t.Run("identical canary passes", func(t *testing.T) {
 		t.Parallel()
 		s := startStack(t)
-		load(t, s, 60, 0.2)
+		load(t, s, 200, 0.5)
 		// The shipped config plus a custom check, to run a PromQL template
 		// with the selector substituted against the real Prometheus.
 		shipped, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "ci", "canary.yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		custom := strings.Replace(string(shipped), "  custom: []\n", `  custom:
+		// Passing needs evidence: with no errors at all, about ln(40)/floor
+		// canary requests. The shipped floor (0.05%) needs ~10,000; a floor of
+		// 0.2% here keeps the test under a minute (the statistics' power is
+		// the simulator's business, `gate simulate --table`).
+		shippedFloor := "    floor: 0.5              # x slo.error_budget: 0.05% (lets a canary pass when stable has no errors)\n"
+		if !strings.Contains(string(shipped), shippedFloor) {
+			t.Fatal("ci/canary.yaml has no errors floor line to change")
+		}
+		custom := strings.Replace(strings.Replace(string(shipped), shippedFloor, "    floor: 2\n", 1), "  custom: []\n", `  custom:
     - name: active-requests
       query: sum(http_server_active_requests{ {{.Selector}} })
       direction: higher_is_worse
@@ -170,14 +193,17 @@ func TestAnalyzeIntegration(t *testing.T) {
 		if err := os.WriteFile(cfgPath, []byte(custom), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, out, errOut := runGate(t.Context(), t, s.prom.URL, "--max-duration", "20s", "--canary-share", "0.2", "--config", cfgPath)
+		code, out, errOut := runGate(t.Context(), t, s.prom.URL, "--max-duration", "90s", "--canary-share", "0.5", "--config", cfgPath)
 		r := decodeReport(t, out)
 		if code != gate.ExitPass || r.Outcome != gate.Pass {
 			t.Fatalf("exit %d outcome %s, want 0 pass: %s", code, r.Outcome, r.Reason)
 		}
 		// one progress line per poll: about 20 of them, each with the
 		// counts, the evidence and what the gate waits for
-		if n := strings.Count(errOut, "| waiting for "); n < 10 {
+		if !strings.Contains(r.Reason, "shown no worse") {
+			t.Errorf("a pass must say it was shown no worse: %s", r.Reason)
+		}
+		if n := strings.Count(errOut, "| waiting for "); n < 5 {
 			t.Errorf("%d progress lines, want one per poll", n)
 		}
 		var sawCustom bool

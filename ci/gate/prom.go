@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/obsshort/shortener/internal/promclient"
@@ -66,132 +64,55 @@ func (t *counterTracker) update(v model.Vector) {
 	t.started = true
 }
 
-// sum adds the increases of the series that match keep (nil = all).
-func (t *counterTracker) sum(keep func(model.Metric) bool) int64 {
-	total := 0.0
-	for fp, inc := range t.inc {
-		if keep == nil || keep(t.metric[fp]) {
-			total += inc
-		}
-	}
-	return int64(math.Round(total))
-}
-
-var status5xx = regexp.MustCompile(`^5..$`)
-
-const statusLabel = "http_response_status_code"
-
-func is5xx(m model.Metric) bool { return status5xx.MatchString(string(m[statusLabel])) }
-
-// armSource reads one arm's counters.
-type armSource struct {
-	selector string
-	count    *counterTracker
-	bucket   *counterTracker
-}
-
-// promSource polls the counts of both arms and the custom checks.
+// promSource polls the raw series of both arms and the custom checks.
 type promSource struct {
-	c                *promclient.Client
-	cfg              Config
-	canary, baseline *armSource
-	latency          bool
+	c   *promclient.Client
+	cfg Config
+	q   queries
+	obs *observer
 }
 
 func newPromSource(c *promclient.Client, cfg Config) *promSource {
-	mk := func(sel string) *armSource {
-		return &armSource{selector: normalizeSelector(sel), count: newCounterTracker(), bucket: newCounterTracker()}
-	}
-	return &promSource{c: c, cfg: cfg, canary: mk(cfg.Selectors.Canary), baseline: mk(cfg.Selectors.Baseline), latency: cfg.latencyChecked()}
-}
-
-func withMatcher(sel, extra string) string {
-	if sel == "" {
-		return extra
-	}
-	return sel + ", " + extra
-}
-
-func (s *promSource) countQuery(a *armSource) string {
-	return fmt.Sprintf("%s_count{%s}", s.cfg.Metric, a.selector)
-}
-
-func (s *promSource) bucketQuery(a *armSource) string {
-	return fmt.Sprintf("%s_bucket{%s}", s.cfg.Metric, withMatcher(a.selector, leMatcher(s.cfg.SLO.LatencyThreshold)))
-}
-
-// leMatcher selects the bucket whose upper bound is the threshold.
-// Prometheus 3 stores the le of classic histograms in float form (le="1"
-// becomes "1.0"), older versions keep it as exposed: where the two
-// spellings differ, match both.
-func leMatcher(threshold float64) string {
-	le := strconv.FormatFloat(threshold, 'g', -1, 64)
-	if strings.ContainsAny(le, ".eEIN") {
-		return fmt.Sprintf("le=%q", le)
-	}
-	return fmt.Sprintf(`le=~"%s|%s\\.0"`, le, le)
+	return &promSource{c: c, cfg: cfg, q: newQueries(cfg), obs: newObserver(cfg)}
 }
 
 // poll queries both arms at ts. On error nothing is updated, so the next
 // successful poll still sees every increase.
 func (s *promSource) poll(ctx context.Context, ts time.Time) (Observation, error) {
 	var obs Observation
-	type result struct {
-		arm    *armSource
-		count  model.Vector
-		bucket model.Vector
-	}
-	var rs []result
-	for _, a := range []*armSource{s.canary, s.baseline} {
-		r := result{arm: a}
-		var err error
-		if r.count, err = s.c.Vector(ctx, s.countQuery(a), ts); err != nil {
-			return obs, err
-		}
-		if s.latency {
-			if r.bucket, err = s.c.Vector(ctx, s.bucketQuery(a), ts); err != nil {
+	var arms [2]armSamples
+	for i, sel := range []armQueries{s.q.canary, s.q.baseline} {
+		for _, q := range []struct {
+			query string
+			dst   *model.Vector
+		}{{sel.count, &arms[i].count}, {sel.bucket, &arms[i].bucket}, {sel.up, &arms[i].up}, {sel.lb, &arms[i].lb}} {
+			if q.query == "" {
+				continue
+			}
+			v, err := s.c.Vector(ctx, q.query, ts)
+			if err != nil {
 				return obs, err
 			}
+			*q.dst = v
 		}
-		rs = append(rs, r)
+		arms[i].upQueried = sel.up != ""
 	}
 	custom := make([]CustomValue, len(s.cfg.Checks.Custom))
 	for i, cc := range s.cfg.Checks.Custom {
 		var err error
-		if custom[i].Canary, custom[i].HasCanary, custom[i].CanaryErr, err = s.customValue(ctx, cc, s.canary.selector, ts); err != nil {
+		if custom[i].Canary, custom[i].HasCanary, custom[i].CanaryErr, err = s.customValue(ctx, cc, s.q.canary.selector, ts); err != nil {
 			return obs, err
 		}
 		if cc.Tolerance != nil {
-			if custom[i].Baseline, custom[i].HasBaseline, custom[i].BaselineErr, err = s.customValue(ctx, cc, s.baseline.selector, ts); err != nil {
+			if custom[i].Baseline, custom[i].HasBaseline, custom[i].BaselineErr, err = s.customValue(ctx, cc, s.q.baseline.selector, ts); err != nil {
 				return obs, err
 			}
 		}
 	}
 	// All queries succeeded: only now fold them in.
-	for _, r := range rs {
-		r.arm.count.update(r.count)
-		r.arm.bucket.update(r.bucket)
-	}
+	obs.Canary, obs.Baseline = s.obs.observe(arms[0], arms[1])
 	obs.Custom = custom
-	obs.Canary = s.arm(s.canary)
-	obs.Baseline = s.arm(s.baseline)
 	return obs, nil
-}
-
-func (s *promSource) arm(a *armSource) Arm {
-	out := Arm{Missing: !a.count.ever}
-	out.Requests = a.count.sum(nil)
-	out.Errors = a.count.sum(is5xx)
-	if s.latency {
-		// Slow = all requests − requests within the latency threshold. A
-		// missing bucket series would make everything look slow: treat the
-		// arm as missing instead.
-		if !a.bucket.ever && a.count.ever {
-			out.Missing, out.NoBuckets = true, true
-		}
-		out.Slow = max(0, out.Requests-a.bucket.sum(nil))
-	}
-	return out
 }
 
 // customValue evaluates a custom check for one arm. An empty answer is
@@ -217,4 +138,14 @@ func (s *promSource) customValue(ctx context.Context, cc CustomCheck, selector s
 		return 0, false, fmt.Sprintf("NaN for {%s} (no traffic?)", selector), nil
 	}
 	return float64(vec[0].Value), true, "", nil
+}
+
+// hasLE says whether a bucket series with this upper bound was ever seen.
+func (t *counterTracker) hasLE(le float64) bool {
+	for _, m := range t.metric {
+		if v, err := strconv.ParseFloat(string(m["le"]), 64); err == nil && v == le {
+			return true
+		}
+	}
+	return false
 }

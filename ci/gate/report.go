@@ -35,6 +35,32 @@ type Report struct {
 	Canary         Arm           `json:"canary"`
 	Baseline       Arm           `json:"baseline"`
 	Checks         []CheckResult `json:"checks"`
+	Routes         []RouteResult `json:"routes,omitempty"`
+	// History is one point per poll, for the HTML report's charts.
+	History []HistoryPoint `json:"history,omitempty"`
+}
+
+// HistoryPoint is what one poll saw and concluded.
+type HistoryPoint struct {
+	ElapsedSeconds float64            `json:"t"`
+	CanaryErrors   float64            `json:"canary_error_ratio"`
+	BaselineErrors float64            `json:"baseline_error_ratio"`
+	Evidence       map[string]float64 `json:"evidence"`      // Bayes factor for a regression, by check
+	PassEvidence   map[string]float64 `json:"pass_evidence"` // evidence of no worse, by check
+}
+
+func historyPoint(v Verdict) HistoryPoint {
+	h := HistoryPoint{ElapsedSeconds: v.Elapsed.Seconds(), CanaryErrors: ratio(v.Canary.Errors, v.Canary.Requests), BaselineErrors: ratio(v.Baseline.Errors, v.Baseline.Requests),
+		Evidence: map[string]float64{}, PassEvidence: map[string]float64{}}
+	for _, c := range v.Checks {
+		if c.Kind == "sequential" || c.Kind == "guardrail" {
+			h.Evidence[c.Name] = c.Evidence
+			if c.PassThreshold > 0 {
+				h.PassEvidence[c.Name] = c.PassEvidence
+			}
+		}
+	}
+	return h
 }
 
 func newReport(cfg Config, v Verdict, alphaCheck float64, dryRun bool) Report {
@@ -44,7 +70,7 @@ func newReport(cfg Config, v Verdict, alphaCheck float64, dryRun bool) Report {
 		ElapsedSeconds: v.Elapsed.Seconds(), Alpha: cfg.Analysis.Alpha, AlphaPerCheck: alphaCheck,
 		Prometheus: promclient.RedactURL(cfg.Prometheus.URL), CanarySel: normalizeSelector(cfg.Selectors.Canary), BaselineSel: normalizeSelector(cfg.Selectors.Baseline),
 		ExpectedShare: cfg.Analysis.CanaryShare, ObservedShare: v.Share,
-		Canary: v.Canary, Baseline: v.Baseline, Checks: v.Checks,
+		Canary: v.Canary, Baseline: v.Baseline, Checks: v.Checks, Routes: v.Routes,
 	}
 }
 
@@ -83,16 +109,19 @@ func (r Report) write(w io.Writer, format string) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", a.name, a.a.Requests, a.a.Errors, a.a.Slow, data)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "CHECK\tSTATUS\tEVIDENCE (BF)\tFAILS AT\tDETAIL")
+	fmt.Fprintln(tw, "CHECK\tSTATUS\tREGRESSION (BF)\tFAILS AT\tNO WORSE\tPASSES AT\tDETAIL")
 	for _, c := range r.Checks {
-		ev, th := "-", "-"
+		ev, th, pe, pt := "-", "-", "-", "-"
 		if c.Kind == "sequential" || c.Kind == "guardrail" {
-			if c.Status != "waiting" {
+			if c.Status != "waiting" && c.Status != "off" {
 				ev = fmtBF(c.Evidence)
 			}
 			th = fmtBF(c.Threshold)
+			if c.PassThreshold > 0 {
+				pe, pt = fmtBF(c.PassEvidence), fmtBF(c.PassThreshold)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.Status, ev, th, c.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Status, ev, th, pe, pt, c.Detail)
 	}
 	return tw.Flush()
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os/exec"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type GateResult struct {
 // which never promotes.
 const (
 	preflightTimeout = time.Minute
+	// planTimeout bounds `gate plan` (it simulates analyses; a few
+	// seconds on busy traffic, longer on a trickle).
+	planTimeout = 3 * time.Minute
 	// gateGrace is how long past warmup plus analysis window `gate analyze`
 	// may take to report.
 	gateGrace = time.Minute
@@ -66,24 +70,90 @@ const stableBudgetQuery = `(sum(increase(http_server_request_duration_seconds_co
 	` / sum(increase(http_server_request_duration_seconds_count{job="shortener",track="stable"}[30d]))) / {{.ErrorBudget}}`
 
 func (p *Pipeline) preflight(ctx context.Context, opt Options) (string, error) {
-	// Firing alerts of the service block, whatever their track. The error
-	// budget is read from the stable track only: a canary that was rolled
-	// back is not production, and its errors must not freeze the fix that
-	// follows it.
+	// Firing alerts of the service block, except those of the canary
+	// track: the pipeline runs only when no canary is deployed, so such an
+	// alert is what a rolled-back canary left behind (a burn rate over 5
+	// minutes outlives the canary by that long). The error budget is read
+	// from the stable track only for the same reason: a canary that was
+	// rolled back is not production, and its errors must not freeze the
+	// fix that follows it.
 	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
 	out, code, err := p.gateCmd(ctx, opt.GateBinary, "preflight",
 		"--prometheus", p.Stack.PrometheusURL(), "--config", opt.GateConfig,
-		"--selector", `job="shortener"`,
+		"--selector", PreflightSelector,
 		"--budget-query", stableBudgetQuery)
 	if err != nil {
 		return "", err
 	}
-	line := firstLine(strings.TrimSpace(string(out)))
+	text := strings.TrimSpace(string(out))
+	line := firstLine(text)
 	if code != 0 {
+		// Say why: the lines after the verdict name the alerts or the budget.
+		var why []string
+		for _, l := range strings.Split(text, "\n") {
+			if r, ok := strings.CutPrefix(strings.TrimSpace(l), "blocked: "); ok {
+				why = append(why, r)
+			}
+		}
+		if len(why) > 0 {
+			line += ": " + strings.Join(why, "; ")
+		}
 		return line, fmt.Errorf("gate preflight exit %d: %s", code, line)
 	}
 	return line, nil
+}
+
+// PreflightSelector picks the service's alerts that may block a release:
+// all but the canary track's (series without a track label match too).
+const PreflightSelector = `job="shortener", track!="canary"`
+
+// PlanResult is what `gate plan` recommended.
+type PlanResult struct {
+	SharePercent int
+	Duration     time.Duration
+	Feasible     bool
+	Summary      string
+}
+
+// plan asks `gate plan` for the canary share and analysis duration that
+// give 90% power on today's stable traffic. A plan that says the traffic
+// cannot suffice is used anyway (its largest share and its bound): the
+// analysis then most likely ends inconclusive and the release is rolled
+// back, which is the honest outcome; the summary says so up front.
+func (p *Pipeline) plan(ctx context.Context, opt Options) (PlanResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, planTimeout)
+	defer cancel()
+	shares := make([]string, len(opt.PlanShares))
+	for i, s := range opt.PlanShares {
+		shares[i] = fmt.Sprint(float64(s) / 100)
+	}
+	out, code, err := p.gateCmd(ctx, opt.GateBinary, "plan",
+		"--prometheus", p.Stack.PrometheusURL(), "--config", opt.GateConfig,
+		"--baseline", `track="stable"`, "--lookback", "5m",
+		"--max-duration", opt.PlanMaxDuration.String(), "--shares", strings.Join(shares, ","),
+		"--output", "json")
+	if err != nil {
+		return PlanResult{}, err
+	}
+	if code != 0 && code != 2 {
+		return PlanResult{}, fmt.Errorf("gate plan exit %d: %s", code, firstLine(strings.TrimSpace(string(out))))
+	}
+	var raw struct {
+		Share       float64 `json:"share"`
+		DurationSec float64 `json:"duration_seconds"`
+		Feasible    bool    `json:"feasible"`
+		Summary     string  `json:"summary"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &raw); err != nil || raw.Share <= 0 || raw.DurationSec <= 0 {
+		return PlanResult{}, fmt.Errorf("gate plan (exit %d) gave no usable plan: %s", code, firstLine(strings.TrimSpace(string(out))))
+	}
+	return PlanResult{
+		SharePercent: int(math.Round(raw.Share * 100)),
+		Duration:     time.Duration(raw.DurationSec * float64(time.Second)),
+		Feasible:     raw.Feasible,
+		Summary:      raw.Summary,
+	}, nil
 }
 
 func (p *Pipeline) analyze(ctx context.Context, opt Options, pct int) GateResult {
@@ -104,6 +174,7 @@ func (p *Pipeline) analyze(ctx context.Context, opt Options, pct int) GateResult
 		"--canary-share", fmt.Sprint(float64(pct)/100),
 		"--pushgateway", p.Stack.PushgatewayURL(),
 		"--output", "json",
+		"--html", p.Stack.ReleaseDir(opt.Version)+fmt.Sprintf("/gate-report-%d.html", pct),
 	)
 	g := GateResult{ExitCode: code, Duration: time.Since(t0)}
 	switch {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 
 	pm "github.com/obsshort/shortener/ci/release/metricnames"
+	"github.com/obsshort/shortener/ci/testfacts"
 )
 
 // totals is what the pipeline carries from run to run so the counters it
@@ -33,6 +34,7 @@ type totals struct {
 	Version        string             `json:"version"`
 	Revision       string             `json:"revision"`
 	Outcome        string             `json:"outcome"`
+	testTotals
 }
 
 // Deadlines of the pushes. A Pushgateway that accepts connections but never
@@ -61,6 +63,8 @@ type reporter struct {
 	urlErr  error               // the URL could not be parsed: every push fails with it
 	timeout time.Duration
 	budget  time.Duration // left for the pushes of this run
+
+	facts *testfacts.Facts // of the last build whose tests ran (testmetrics.go)
 }
 
 func newReporter(pushgatewayURL, stateDir string) (*reporter, error) {
@@ -90,6 +94,7 @@ func newReporter(pushgatewayURL, stateDir string) (*reporter, error) {
 	if r.t.Runs == nil {
 		r.t.Runs = map[string]float64{}
 	}
+	r.loadTestFacts()
 	return r, nil
 }
 
@@ -219,5 +224,6 @@ func (r *reporter) registry() *prometheus.Registry {
 		reg.MustRegister(restore)
 		restore.Set(r.t.RestoreSeconds)
 	}
+	r.registerTestFacts(reg)
 	return reg
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	pm "github.com/obsshort/shortener/ci/release/metricnames"
+	"github.com/obsshort/shortener/ci/testfacts"
 	"github.com/obsshort/shortener/internal/testenv"
 )
 
@@ -98,6 +99,18 @@ func TestReporterNamesAreTheContract(t *testing.T) {
 	r.t.StageDurations["build|success"] = 1
 	r.t.Runs[pm.OutcomeRolledBack] = 1
 	r.t.Outcome, r.t.Version, r.t.LastSuccess, r.t.LastFailure, r.t.HasRestore = pm.OutcomeRolledBack, "v", 1, 1, true
+	// Every test-stage fact, a test-health check with an override, a
+	// promotion's lead time.
+	cov := 50.0
+	f := &testfacts.Facts{Version: "v", Revision: "abc",
+		Packages: map[string]*testfacts.Package{"m/a": {Tests: map[string]string{"TestA": "pass"}, Coverage: &cov,
+			Functions: map[string]testfacts.Function{"TestA": {Assertions: 2}}}},
+		FuzzExecutions: map[string]int64{"m/a.FuzzA": 10}, Lint: map[string]int{"go vet": 0},
+		BuildSeconds: 3, BinaryBytes: map[string]int64{"shortener": 1}, BenchRatios: map[string]float64{"m/a.BenchmarkA": 1.5},
+		CheckSeconds: map[string]float64{testfacts.CheckGoTest: 1}}
+	r.setTestFacts(f, "")
+	r.setTestHealth(f, []testfacts.Finding{{Kind: testfacts.KindSkipped, Package: "m/a", Test: "TestA", Override: "why"}})
+	r.setLeadTime("v", "abc", time.Minute)
 	mfs, err := r.registry().Gather()
 	if err != nil {
 		t.Fatal(err)

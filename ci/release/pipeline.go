@@ -16,6 +16,7 @@ import (
 
 	pm "github.com/obsshort/shortener/ci/release/metricnames"
 	"github.com/obsshort/shortener/ci/stack"
+	"github.com/obsshort/shortener/ci/testfacts"
 )
 
 // Exit codes of a release run.
@@ -40,8 +41,14 @@ type Options struct {
 	// `go test` (a test stage run for real is kept from recursing by
 	// TestStageEnv).
 	SkipTests bool
-	// TestCommand is stage 2's command line, run in the repository root.
+	// TestCommand replaces stage 2's go test with a command of the
+	// caller's own, run in the repository root; it yields no test facts,
+	// so the test-health gate is skipped. Empty: go test -json -cover of
+	// TestHealth.Packages, with the facts collected from that run.
 	TestCommand []string
+	// TestHealth configures the test facts and the test-health gate
+	// (testhealth.go).
+	TestHealth TestHealthOptions
 
 	// Gate settings; GateBinary defaults to the gate built with the release.
 	GateBinary      string
@@ -49,6 +56,13 @@ type Options struct {
 	GateInterval    time.Duration
 	GateWarmup      time.Duration
 	GateMaxDuration time.Duration
+	// Plan runs `gate plan` before the canary starts and analyses at the
+	// share and for the duration it recommends (instead of Steps and
+	// GateMaxDuration); PlanMaxDuration bounds it, PlanShares (percent,
+	// ascending) are the shares it may pick from.
+	Plan            bool
+	PlanMaxDuration time.Duration
+	PlanShares      []int
 }
 
 // Stage is the result of one step of the run.
@@ -71,6 +85,12 @@ type Result struct {
 	CanaryTraffic, CanaryOut, Done time.Time
 	Gate                           GateResult
 	Err                            error
+	// TestFacts are what the test stage collected (nil when it did not
+	// run); TestHealth the test-health gate's findings; LeadTime the
+	// time from the commit to its promotion.
+	TestFacts  *testfacts.Facts
+	TestHealth []testfacts.Finding
+	LeadTime   time.Duration
 }
 
 // Pipeline runs releases against a local stack.
@@ -80,6 +100,7 @@ type Pipeline struct {
 	Err   io.Writer // output of the tools (go test, gate) on failure
 
 	gateGrace time.Duration // tests: instead of gateGrace
+	rep       *reporter     // this run's, for the test stages' facts
 }
 
 type exitError struct {
@@ -109,10 +130,11 @@ func (p *Pipeline) Run(ctx context.Context, opt Options) Result {
 		p.summary(res)
 		return res
 	}
+	p.rep = rep
 	start := time.Now()
 	p.say("release %s (revision %.12s) on the stack in %s", opt.Version, opt.Revision, p.Stack.StateDir)
 	stage := func(n int, name, what string, f func() (string, error)) error {
-		p.say("==> [%d/7] %s: %s", n, name, what)
+		p.say("==> [%d/9] %s: %s", n, name, what)
 		t0 := time.Now()
 		detail, err := f()
 		st := Stage{Name: name, Result: pm.ResultSuccess, Duration: time.Since(t0), Detail: detail}
@@ -134,7 +156,7 @@ func (p *Pipeline) Run(ctx context.Context, opt Options) Result {
 		return err
 	}
 	skip := func(n int, name, why string) {
-		p.say("==> [%d/7] %s: skipped (%s)", n, name, why)
+		p.say("==> [%d/9] %s: skipped (%s)", n, name, why)
 		res.Stages = append(res.Stages, Stage{Name: name, Result: "skipped", Detail: why})
 	}
 
@@ -181,9 +203,6 @@ func (p *Pipeline) defaults(opt *Options) error {
 	if opt.FaultErrorRate < 0 || opt.FaultErrorRate > 1 {
 		return fmt.Errorf("fault error rate %v: must be within 0..1", opt.FaultErrorRate)
 	}
-	if len(opt.TestCommand) == 0 {
-		opt.TestCommand = []string{"go", "test", "-count=1", "./..."}
-	}
 	if opt.GateConfig == "" {
 		opt.GateConfig = filepath.Join(p.Stack.RepoRoot, "ci", "canary.yaml")
 	}
@@ -198,6 +217,17 @@ func (p *Pipeline) defaults(opt *Options) error {
 	}
 	if opt.GateMaxDuration == 0 {
 		opt.GateMaxDuration = time.Minute
+	}
+	if opt.PlanMaxDuration == 0 {
+		opt.PlanMaxDuration = 15 * time.Minute
+	}
+	if len(opt.PlanShares) == 0 {
+		opt.PlanShares = []int{10, 20, 30, 50}
+	}
+	for i, s := range opt.PlanShares {
+		if s <= 0 || s >= 100 || (i > 0 && s <= opt.PlanShares[i-1]) {
+			return fmt.Errorf("plan shares %v: must be ascending within 1..99", opt.PlanShares)
+		}
 	}
 	return nil
 }
@@ -232,25 +262,36 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 		return blocked(err)
 	}
 
-	if opt.SkipTests {
-		skip(2, pm.StageTest, "--skip-tests")
-		p.say("    tests: skipped (--skip-tests)")
-	} else if err := stage(2, pm.StageTest, strings.Join(opt.TestCommand, " "), func() (string, error) {
-		return p.runTests(ctx, opt.Version, opt.TestCommand)
-	}); err != nil {
+	if err := p.testStages(ctx, opt, res, stage, skip); err != nil {
 		return blocked(err)
 	}
 
-	if err := stage(3, pm.StageSmoke, "run the binary alone: ready, create, follow, SIGTERM", func() (string, error) {
+	if err := stage(4, pm.StageSmoke, "run the binary alone: ready, create, follow, SIGTERM", func() (string, error) {
 		return Smoke(ctx, bin)
 	}); err != nil {
 		return blocked(err)
 	}
 
-	if err := stage(4, pm.StagePreflight, "gate preflight: no release into an ongoing incident", func() (string, error) {
+	if err := stage(5, pm.StagePreflight, "gate preflight: no release into an ongoing incident", func() (string, error) {
 		return p.preflight(ctx, opt)
 	}); err != nil {
 		return blocked(err)
+	}
+
+	if opt.Plan {
+		if err := stage(6, pm.StagePlan, "gate plan: the canary share and analysis duration today's traffic needs", func() (string, error) {
+			pl, err := p.plan(ctx, opt)
+			if err != nil {
+				return "", err
+			}
+			opt.Steps = []int{pl.SharePercent}
+			opt.GateMaxDuration = pl.Duration
+			return pl.Summary, nil
+		}); err != nil {
+			return blocked(err)
+		}
+	} else {
+		skip(6, pm.StagePlan, fmt.Sprintf("no plan: fixed share %v%% and analysis %s", opt.Steps, opt.GateMaxDuration))
 	}
 
 	canary, err := c.NewInstance(stack.TrackCanary, opt.Version, c.OtherSlot(dep.Stable.Slot).Name, bin)
@@ -259,7 +300,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 	}
 	canary.FaultErrorRate = opt.FaultErrorRate
 	ha := stack.HAProxy{Socket: c.Socket()}
-	if err := stage(5, pm.StageCanary, fmt.Sprintf("start %s as track=canary on slot %s, then %d%% of traffic", opt.Version, canary.Slot, opt.Steps[0]), func() (string, error) {
+	if err := stage(7, pm.StageCanary, fmt.Sprintf("start %s as track=canary on slot %s, then %d%% of traffic", opt.Version, canary.Slot, opt.Steps[0]), func() (string, error) {
 		return p.startCanary(ctx, ha, &dep, canary, opt.Steps[0], res)
 	}); err != nil {
 		if res.CanaryTraffic.IsZero() {
@@ -282,7 +323,7 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 			}
 		}
 		var g GateResult
-		gerr := stage(6, pm.StageGate, fmt.Sprintf("gate analyze: canary %s at %d%% against stable %s", opt.Version, step, dep.Stable.Version), func() (string, error) {
+		gerr := stage(8, pm.StageGate, fmt.Sprintf("gate analyze: canary %s at %d%% against stable %s", opt.Version, step, dep.Stable.Version), func() (string, error) {
 			g = p.analyze(ctx, opt, step)
 			res.Gate = g
 			if g.Verdict != VerdictPass {
@@ -295,11 +336,12 @@ func (p *Pipeline) run(ctx context.Context, opt Options, res *Result, stage stag
 		}
 	}
 
-	if err := stage(7, pm.StagePromote, fmt.Sprintf("canary %s takes 100%%, stable %s drains and stops, %s becomes stable", opt.Version, dep.Stable.Version, opt.Version), func() (string, error) {
+	if err := stage(9, pm.StagePromote, fmt.Sprintf("canary %s takes 100%%, stable %s drains and stops, %s becomes stable", opt.Version, dep.Stable.Version, opt.Version), func() (string, error) {
 		return p.promote(ctx, ha, &dep, res)
 	}); err != nil {
 		return pipeErr(err)
 	}
+	p.promoted(ctx, opt, res)
 	res.Outcome = pm.OutcomePromoted
 	return nil
 }
@@ -312,7 +354,7 @@ func (p *Pipeline) rollbackAfter(ctx context.Context, ha stack.HAProxy, dep *sta
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	version := dep.Canary.Version
-	err := stage(7, pm.StageRollback, fmt.Sprintf("canary %s weight 0, drain, stop, deregister; stable %s untouched", version, dep.Stable.Version), func() (string, error) {
+	err := stage(9, pm.StageRollback, fmt.Sprintf("canary %s weight 0, drain, stop, deregister; stable %s untouched", version, dep.Stable.Version), func() (string, error) {
 		return p.rollback(ctx, ha, dep, res)
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 // Package promclient is the one client of the Prometheus HTTP API in this
 // module (the gate, the local stack, the release replay and the tests all
-// use it). It runs instant queries, lists targets and checks readiness.
+// use it). It runs instant and range queries, lists targets and checks
+// readiness.
 // Every call has a deadline per attempt, transient failures are retried
 // with a growing backoff, and every error says which call failed against
 // which server, with the URL's password redacted.
@@ -139,6 +140,28 @@ func (c *Client) Query(ctx context.Context, q string, ts time.Time) (model.Value
 	})
 }
 
+// QueryRange runs a range query over r and returns its series (a range
+// query always yields a matrix).
+func (c *Client) QueryRange(ctx context.Context, q string, r v1.Range) (model.Matrix, error) {
+	call := fmt.Sprintf("query_range %q", q)
+	v, err := retry(ctx, c, call, func(ctx context.Context) (model.Value, error) {
+		v, _, _, err := c.api.QueryRange(ctx, q, r)
+		var perr *v1.Error
+		if errors.As(err, &perr) && perr.Type == v1.ErrBadData {
+			return nil, permanent{fmt.Errorf("%w: %s", ErrBadQuery, perr.Msg)}
+		}
+		return v, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return nil, c.wrap(call, fmt.Errorf("%w: want a range vector, got a %s", ErrBadQuery, v.Type()))
+	}
+	return m, nil
+}
+
 // Vector runs an instant query that must yield an instant vector or a
 // scalar; a scalar comes back as a one-sample vector without labels.
 func (c *Client) Vector(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
@@ -154,6 +177,12 @@ func (c *Client) Vector(ctx context.Context, q string, ts time.Time) (model.Vect
 	default:
 		return nil, c.wrap(fmt.Sprintf("query %q", q), fmt.Errorf("%w: want an instant vector or a scalar, got a %s", ErrBadQuery, v.Type()))
 	}
+}
+
+// Matrix is QueryRange from start to end at step (a backtest replays the
+// series step by step).
+func (c *Client) Matrix(ctx context.Context, q string, start, end time.Time, step time.Duration) (model.Matrix, error) {
+	return c.QueryRange(ctx, q, v1.Range{Start: start, End: end, Step: step})
 }
 
 // Scalar runs an instant query that must yield exactly one number (a

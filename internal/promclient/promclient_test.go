@@ -13,6 +13,7 @@ import (
 
 	"github.com/obsshort/shortener/internal/promclient"
 	"github.com/obsshort/shortener/internal/testenv"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 )
 
@@ -97,6 +98,23 @@ func TestVectorAndScalar(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestQueryRange(t *testing.T) {
+	t.Parallel()
+	_, url := newFake(t, 200, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"track":"stable"},"values":[[1700000000,"1"],[1700000015,"2.5"]]}]}}`)
+	r := v1.Range{Start: time.Unix(1700000000, 0), End: time.Unix(1700000015, 0), Step: 15 * time.Second}
+	m, err := mustNew(t, url, promclient.Options{}).QueryRange(context.Background(), "up", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 1 || m[0].Metric["track"] != "stable" || len(m[0].Values) != 2 || m[0].Values[1].Value != 2.5 {
+		t.Errorf("got %v", m)
+	}
+	_, url = newFake(t, 400, `{"status":"error","errorType":"bad_data","error":"parse error"}`)
+	if _, err := mustNew(t, url, promclient.Options{Retries: 3}).QueryRange(context.Background(), "up[", r); !errors.Is(err, promclient.ErrBadQuery) || !strings.Contains(err.Error(), "parse error") {
+		t.Errorf("refused range query: %v", err)
 	}
 }
 

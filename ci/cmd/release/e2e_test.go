@@ -20,7 +20,9 @@ import (
 // Debian packages on free loopback ports in a temporary folder, then the
 // incident replay under load: a version failing 30% of its requests must be
 // failed by the gate and rolled back with under 1% user errors and no link
-// lost, and a healthy version promoted with zero failed requests.
+// lost, and a healthy version promoted with zero failed requests. On
+// SQLite, then the incident at the test stage (replay-test-stage) on the
+// same stack.
 func TestReplayIncident(t *testing.T) { replayIncident(t, stack.StoreSQLite) }
 
 // TestReplayIncidentOnPostgres is the same on PostgreSQL: three stable
@@ -38,7 +40,7 @@ func replayIncident(t *testing.T, store string) {
 	for _, tool := range []string{"prometheus", "prometheus-pushgateway", "haproxy", "go"} {
 		testenv.RequireTool(t, tool)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	state := t.TempDir()
 	var storeArgs []string
@@ -115,18 +117,45 @@ func replayIncident(t *testing.T, store string) {
 		t.Errorf("second stack up started something:\n%s", out)
 	}
 
+	// The gate passes only on evidence: with no errors at all, about
+	// ln(40)/floor canary requests. The shipped floor (half the 0.1% error
+	// budget) needs ~10,000; this test's config raises it to twice the
+	// budget so the healthy release is shown no worse in about a minute.
+	// Shares and duration come from gate plan, as in a real release.
+	shipped, err := os.ReadFile(testenv.ModuleRoot(t) + "/ci/canary.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCfg := strings.ReplaceAll(string(shipped), "    floor: 0.5", "    floor: 2")
+	if testCfg == string(shipped) {
+		t.Fatal("ci/canary.yaml has no floor lines to raise")
+	}
+	cfgPath := t.TempDir() + "/canary.yaml"
+	if err := os.WriteFile(cfgPath, []byte(testCfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// With three stable replicas a canary above a quarter of the traffic
+	// would serve more requests per process than each of them, and on a
+	// busy two-core machine be slower for that reason alone.
+	shares := "20,50"
+	if store == stack.StorePostgres {
+		shares = "20,25"
+	}
 	start := time.Now()
 	out, err = exec("replay-incident", "--state", state,
-		"--skip-tests", "--gate-interval", "1s", "--gate-warmup", "2s", "--gate-max-duration", "30s",
-		"--settle", "3s", "--rps", "150")
+		"--skip-tests", "--gate-interval", "1s", "--gate-warmup", "2s", "--gate-config", cfgPath,
+		"--plan-shares", shares, "--plan-max-duration", "3m",
+		"--settle", "3s", "--rps", "300", "--kill-after", "12s")
 	t.Logf("replay-incident (%s):\n%s", time.Since(start).Round(time.Second), out)
 	if err != nil {
 		t.Fatalf("replay-incident: %v", err)
 	}
 	for _, want := range []string{
 		"tests: skipped (--skip-tests)",
+		"plan: gate plan",
 		"PASS  gate failed the bad canary",
 		"PASS  users saw a 5xx on under 1% of requests",
+		"PASS  the killed canary was failed within 30s of the kill",
 		"PASS  zero failed user requests during the switch",
 	} {
 		if !strings.Contains(out, want) {
@@ -153,6 +182,37 @@ func replayIncident(t *testing.T, store string) {
 		}
 		if n := strings.Count(out, " up"); n < 3 {
 			t.Errorf("%d servers up after the replay, want the three stable replicas:\n%s", n, out)
+		}
+	}
+
+	if store == stack.StoreSQLite {
+		// The incident at the test stage, on the same stack: from a scratch
+		// clone, the edited expectation and the deleted assertion are blocked
+		// naming the test; a change that adds a test is promoted.
+		start = time.Now()
+		// The healthy releases must be shown no worse: with the raised
+		// floor of cfgPath, about 1,900 canary requests, some 13 s at half
+		// of 300 requests/s; no plan stage, so the analyses stay short.
+		out, err = exec("replay-test-stage", "--state", state,
+			"--gate-interval", "1s", "--gate-warmup", "2s", "--gate-config", cfgPath,
+			"--plan=false", "--canary-weight", "50", "--gate-max-duration", "90s", "--rps", "300")
+		t.Logf("replay-test-stage (%s):\n%s", time.Since(start).Round(time.Second), out)
+		if err != nil {
+			t.Fatalf("replay-test-stage: %v", err)
+		}
+		for _, want := range []string{
+			"PASS  the baseline is promoted with its test facts",
+			"PASS  the edited expectation is blocked at the test stage, naming the test",
+			"PASS  the deleted assertion is blocked at the test stage, naming the test",
+			"PASS  the change that adds a test is not blocked, and is promoted",
+			`expected values changed: was "url is required"`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("replay-test-stage output lacks %q", want)
+			}
+		}
+		if strings.Contains(out, "FAIL  ") {
+			t.Errorf("a test-stage replay check failed")
 		}
 	}
 }

@@ -25,10 +25,15 @@ commands:
   stack down        stop it; data stays in the state folder
   stack status      what runs where, HAProxy weights
   release           release a version: --version V [--fault-error-rate R] [--canary-weight 10] [--steps 10,50] [--skip-tests]
+                    [--test-packages ./...] [--fuzz-time 2s] [--lint] [--bench-count 5]
                     exit 0 promoted, 1 rolled back, 2 blocked before deploy, 3 pipeline error
   rollback          roll back a canary an interrupted release left deployed (no canary: nothing to do)
   replay-incident   with the stack up and load through HAProxy: a version failing 30%
-                    is rolled back, then a healthy one promoted; exit 0 only if every check passes
+                    is rolled back, (with --kill-after) a canary killed mid-analysis is failed and
+                    rolled back, then a healthy one promoted; exit 0 only if every check passes
+  replay-test-stage with the stack up and load: from a scratch clone, a change that edits a test's
+                    expected value to match broken output, and one that deletes an assertion, are
+                    blocked at the test stage naming the test; one that adds a test is promoted
 
 Every command takes --state DIR (env RELEASE_STATE_DIR, default ./.state/stack).
 Run "release <command> -h" for its flags.
@@ -68,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runRelease(ctx, args[2:], getenv, stdout, stderr)
 	case "replay-incident":
 		return runReplay(ctx, args[2:], getenv, stdout, stderr)
+	case "replay-test-stage":
+		return runReplayTestStage(ctx, args[2:], getenv, stdout, stderr)
 	case "rollback":
 		return runRollback(ctx, args[2:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
@@ -243,6 +250,10 @@ type releaseFlags struct {
 	skipTests                         bool
 	gateConfig, gateBinary            string
 	gateInterval, gateWarmup, gateMax time.Duration
+	plan                              bool
+	planMax                           time.Duration
+	planShares                        string
+	testHealth                        testHealthFlags
 }
 
 func (r *releaseFlags) register(fs *flag.FlagSet) {
@@ -253,7 +264,11 @@ func (r *releaseFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.gateBinary, "gate-binary", "", "gate binary (default: the one built with the release)")
 	fs.DurationVar(&r.gateInterval, "gate-interval", 2*time.Second, "gate poll interval")
 	fs.DurationVar(&r.gateWarmup, "gate-warmup", 5*time.Second, "gate warmup before the first decision")
-	fs.DurationVar(&r.gateMax, "gate-max-duration", time.Minute, "analysis length: a canary shown no worse than stable by then passes")
+	fs.DurationVar(&r.gateMax, "gate-max-duration", time.Minute, "analysis length with --plan=false (a canary not shown no worse by then is inconclusive and rolled back)")
+	fs.BoolVar(&r.plan, "plan", true, "run gate plan first and analyse at the share and for the duration it recommends (instead of --canary-weight/--steps and --gate-max-duration)")
+	fs.DurationVar(&r.planMax, "plan-max-duration", 15*time.Minute, "longest analysis the plan may recommend")
+	fs.StringVar(&r.planShares, "plan-shares", "10,20,30,50", "canary shares in percent the plan may pick from, ascending")
+	r.testHealth.register(fs)
 }
 
 func (r *releaseFlags) options(version, revision string, fault float64) (release.Options, error) {
@@ -262,6 +277,15 @@ func (r *releaseFlags) options(version, revision string, fault float64) (release
 		Steps: []int{r.canaryWeight}, SkipTests: r.skipTests,
 		GateConfig: r.gateConfig, GateBinary: r.gateBinary,
 		GateInterval: r.gateInterval, GateWarmup: r.gateWarmup, GateMaxDuration: r.gateMax,
+		Plan: r.plan, PlanMaxDuration: r.planMax,
+		TestHealth: r.testHealth.options(),
+	}
+	for _, s := range strings.Split(r.planShares, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return opt, fmt.Errorf("--plan-shares %q: %w", r.planShares, err)
+		}
+		opt.PlanShares = append(opt.PlanShares, n)
 	}
 	if r.steps != "" {
 		opt.Steps = nil
@@ -327,6 +351,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&o.BadVersion, "bad-version", "", "version name of the bad release (default <stable>-bad-<time>)")
 	fs.StringVar(&o.GoodVersion, "good-version", "", "version name of the healthy release (default <stable>-good-<time>)")
 	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "steady load before and after each release")
+	fs.DurationVar(&o.KillAfter, "kill-after", 20*time.Second, "also release a healthy version and kill its process this long after it is deployed, during the analysis (0: skip)")
 	fs.DurationVar(&o.RollbackDeadline, "rollback-deadline", 90*time.Second, "longest allowed from canary traffic to rollback")
 	fs.Float64Var(&o.MaxErrorShare, "max-error-share", 0.01, "largest allowed share of user requests answered 5xx")
 	if err := fs.Parse(args); err != nil {

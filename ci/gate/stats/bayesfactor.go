@@ -48,6 +48,14 @@ const DefaultConcentration = 10
 //
 // It returns 0 (no evidence) when n = 0 or p0 is not strictly inside (0, 1).
 func LogBF(y, n int64, p0, concentration float64, side Side) float64 {
+	return LogBFCounts(float64(y), float64(n), p0, concentration, side)
+}
+
+// LogBFCounts is LogBF for counts that need not be whole numbers: the gate
+// divides counts by an over-dispersion factor (see Dispersion) before it
+// weighs them, so bursty errors count as the fewer independent events
+// they are worth. The formula is the same; B and I_x take real arguments.
+func LogBFCounts(y, n, p0, concentration float64, side Side) float64 {
 	if n <= 0 || p0 <= 0 || p0 >= 1 || y < 0 || y > n {
 		return 0
 	}
@@ -55,7 +63,7 @@ func LogBF(y, n int64, p0, concentration float64, side Side) float64 {
 		concentration = DefaultConcentration
 	}
 	a, b := concentration*p0, concentration*(1-p0)
-	fy, fn := float64(y), float64(n)
+	fy, fn := y, n
 	ap, bp := a+fy, b+fn-fy
 	logMarginal := LogBeta(ap, bp) - LogBeta(a, b)
 	var logPostAlt, logPriorAlt float64

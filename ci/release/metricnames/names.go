@@ -44,8 +44,59 @@ const (
 	// i.e. how long users were exposed to the bad change (time to restore).
 	RestoreDurationSeconds = "release_restore_duration_seconds"
 
+	// LeadTimeSeconds is a gauge: for the most recent promotion, the
+	// seconds from the released commit's commit time to the promotion
+	// (lead time for changes). Labels: LabelVersion, LabelRevision.
+	LeadTimeSeconds = "release_lead_time_seconds"
+
 	// PushTimeSeconds is added by the Pushgateway itself to every group.
 	PushTimeSeconds = "push_time_seconds"
+)
+
+// Test-stage facts of the most recent build whose tests ran (package
+// ci/testfacts), each with LabelVersion and LabelRevision of that build,
+// so every commit's facts are their own series.
+const (
+	// Tests is a gauge: tests and subtests by result (pass, fail, skip).
+	// Labels: LabelPackage, LabelResult.
+	Tests = "release_tests"
+	// TestCoverageRatio is a gauge: statement coverage, 0 to 1.
+	// Label: LabelPackage.
+	TestCoverageRatio = "release_test_coverage_ratio"
+	// TestAssertions is a gauge: assertions in the package's test
+	// functions, counted from the syntax tree. Label: LabelPackage.
+	TestAssertions = "release_test_assertions"
+	// TestFunctionsWithoutAssertions is a gauge: test functions that
+	// cannot fail. Label: LabelPackage.
+	TestFunctionsWithoutAssertions = "release_test_functions_without_assertions"
+	// FuzzExecutions is a gauge: inputs a fuzz target ran in the test
+	// stage. Labels: LabelPackage, LabelTarget.
+	FuzzExecutions = "release_fuzz_executions"
+	// LintFindings is a gauge: findings by linter. Label: LabelLinter.
+	LintFindings = "release_lint_findings"
+	// BuildDurationSeconds is a gauge: wall time of the build stage.
+	BuildDurationSeconds = "release_build_duration_seconds"
+	// BinarySizeBytes is a gauge: size of each built binary.
+	// Label: LabelBinary.
+	BinarySizeBytes = "release_binary_size_bytes"
+	// BenchGuardRatio is a gauge: a benchmark's cost over its package's
+	// baseline benchmark in the same run. Labels: LabelPackage,
+	// LabelBenchmark.
+	BenchGuardRatio = "release_bench_guard_ratio"
+	// TestCheckDurationSeconds is a gauge: wall time of each check of
+	// the test stage (go test, source scan, fuzz, lint, bench).
+	// Label: LabelCheck.
+	TestCheckDurationSeconds = "release_test_check_duration_seconds"
+	// TestFactsTimestampSeconds is a gauge: Unix time the facts were
+	// collected; one series per build, for per-commit annotations.
+	TestFactsTimestampSeconds = "release_test_facts_timestamp_seconds"
+	// TestHealthFindings is a gauge: findings of the most recent
+	// test-health check by kind and state (blocking, overridden).
+	// Labels: LabelKind, LabelState.
+	TestHealthFindings = "release_test_health_findings"
+	// TestHealthOverridesTotal is a counter: findings let through by a
+	// Test-Health-Override trailer, by kind. Label: LabelKind.
+	TestHealthOverridesTotal = "release_test_health_overrides_total"
 )
 
 // Label names and values.
@@ -55,20 +106,37 @@ const (
 	LabelOutcome  = "outcome"
 	LabelVersion  = "version"
 	LabelRevision = "revision"
+	// Labels of the test-stage facts.
+	LabelPackage   = "package"   // Go import path
+	LabelTarget    = "target"    // fuzz target
+	LabelLinter    = "linter"    // go vet, staticcheck
+	LabelBinary    = "binary"    // shortener, gate
+	LabelBenchmark = "benchmark" // benchmark function
+	LabelCheck     = "check"     // go_test, source_scan, fuzz, go_vet, staticcheck, bench
+	LabelKind      = "kind"      // kind of test-health finding (testfacts.Kinds)
+	LabelState     = "state"     // StateBlocking, StateOverridden
 
 	// Values of LabelStage, in pipeline order.
-	StageBuild     = "build"
-	StageTest      = "test"
-	StageSmoke     = "smoke"
-	StagePreflight = "preflight" // gate preflight: no release while an alert fires or the budget is spent
-	StageCanary    = "canary"
-	StageGate      = "gate"
-	StagePromote   = "promote"
-	StageRollback  = "rollback"
+	StageBuild = "build"
+	StageTest  = "test"
+	// StageTestHealth compares the test-stage facts with the last
+	// promoted build's: no release whose tests got weaker.
+	StageTestHealth = "test_health"
+	StageSmoke      = "smoke"
+	StagePreflight  = "preflight" // gate preflight: no release while an alert fires or the budget is spent
+	StagePlan       = "plan"      // gate plan: the canary share and analysis duration today's traffic needs
+	StageCanary     = "canary"
+	StageGate       = "gate"
+	StagePromote    = "promote"
+	StageRollback   = "rollback"
 
 	// Values of LabelResult.
 	ResultSuccess = "success"
 	ResultFailure = "failure"
+
+	// Values of LabelState.
+	StateBlocking   = "blocking"
+	StateOverridden = "overridden"
 
 	// Values of LabelOutcome.
 	OutcomePromoted   = "promoted"    // canary passed the gate and is stable now
@@ -78,7 +146,7 @@ const (
 
 // Stages lists the values of LabelStage, in pipeline order.
 func Stages() []string {
-	return []string{StageBuild, StageTest, StageSmoke, StagePreflight, StageCanary, StageGate, StagePromote, StageRollback}
+	return []string{StageBuild, StageTest, StageTestHealth, StageSmoke, StagePreflight, StagePlan, StageCanary, StageGate, StagePromote, StageRollback}
 }
 
 // Names lists every metric the pipeline pushes, plus the Pushgateway's own
@@ -93,6 +161,20 @@ func Names() []string {
 		LastSuccessTimestampSeconds,
 		LastFailureTimestampSeconds,
 		RestoreDurationSeconds,
+		LeadTimeSeconds,
+		Tests,
+		TestCoverageRatio,
+		TestAssertions,
+		TestFunctionsWithoutAssertions,
+		FuzzExecutions,
+		LintFindings,
+		BuildDurationSeconds,
+		BinarySizeBytes,
+		BenchGuardRatio,
+		TestCheckDurationSeconds,
+		TestFactsTimestampSeconds,
+		TestHealthFindings,
+		TestHealthOverridesTotal,
 		PushTimeSeconds,
 	}
 }

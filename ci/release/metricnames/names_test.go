@@ -12,7 +12,7 @@ var metricName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // can be checked mechanically: snake case, a shared prefix, _total exactly on
 // the counters, units spelled out in base units.
 func TestNamesFollowPrometheusConventions(t *testing.T) {
-	counters := map[string]bool{StageRunsTotal: true, RunsTotal: true}
+	counters := map[string]bool{StageRunsTotal: true, RunsTotal: true, TestHealthOverridesTotal: true}
 	seen := map[string]bool{}
 	for _, n := range Names() {
 		if seen[n] {
@@ -52,7 +52,7 @@ func TestStagesAreDistinctLabelValues(t *testing.T) {
 			t.Errorf("stage %q is not a snake_case label value", s)
 		}
 	}
-	if len(seen) != 8 {
-		t.Errorf("%d stages, want the pipeline's 8 (build to promote or rollback)", len(seen))
+	if len(seen) != 10 {
+		t.Errorf("%d stages, want the pipeline's 10 (build to promote or rollback, test health and plan included)", len(seen))
 	}
 }

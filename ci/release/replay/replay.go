@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/obsshort/shortener/ci/release"
@@ -24,11 +25,15 @@ import (
 
 // Options of a replay.
 type Options struct {
-	RPS              float64
-	CreateShare      float64
-	FaultErrorRate   float64
-	BadVersion       string
-	GoodVersion      string
+	RPS            float64
+	CreateShare    float64
+	FaultErrorRate float64
+	BadVersion     string
+	GoodVersion    string
+	KilledVersion  string
+	// KillAfter: how long after the killed version's canary is deployed
+	// it is killed (SIGKILL), so that it dies during the analysis.
+	KillAfter        time.Duration
 	Settle           time.Duration // steady load before and after each release
 	RollbackDeadline time.Duration
 	MaxErrorShare    float64
@@ -48,10 +53,36 @@ type Check struct {
 type Report struct {
 	Checks []Check
 	Bad    release.Result
+	Killed release.Result
 	Good   release.Result
 	// BadWindow and GoodWindow are the user-side counts of each scenario.
 	BadWindow, GoodWindow loadgen.Counts
 	LinksCreated          int
+}
+
+// checker returns a function that records a check in list and prints it
+// as PASS or FAIL with its detail.
+func checker(list *[]Check, say func(string, ...any)) func(name string, pass bool, format string, a ...any) {
+	return func(name string, pass bool, format string, a ...any) {
+		c := Check{Name: name, Pass: pass, Detail: fmt.Sprintf(format, a...)}
+		*list = append(*list, c)
+		verdict := "PASS"
+		if !pass {
+			verdict = "FAIL"
+		}
+		say("%s  %s: %s", verdict, name, c.Detail)
+	}
+}
+
+// tally says how many of the checks passed.
+func tally(checks []Check) string {
+	n := 0
+	for _, c := range checks {
+		if c.Pass {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d checks passed", n, len(checks))
 }
 
 // Passed reports whether every check passed.
@@ -90,16 +121,11 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	if o.GoodVersion == "" {
 		o.GoodVersion = "v2-" + stamp
 	}
-	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
-	check := func(name string, pass bool, format string, a ...any) {
-		c := Check{Name: name, Pass: pass, Detail: fmt.Sprintf(format, a...)}
-		rep.Checks = append(rep.Checks, c)
-		verdict := "PASS"
-		if !pass {
-			verdict = "FAIL"
-		}
-		say("%s  %s: %s", verdict, name, c.Detail)
+	if o.KilledVersion == "" {
+		o.KilledVersion = "v2-killed-" + stamp
 	}
+	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	check := checker(&rep.Checks, say)
 
 	gen, err := loadgen.New(loadgen.Config{BaseURL: cfg.ProxyURL(), RPS: o.RPS, CreateShare: o.CreateShare})
 	if err != nil {
@@ -160,7 +186,28 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	ok, detail := pushgatewayHas(ctx, cfg, o.BadVersion, pm.OutcomeRolledBack)
 	check("pushgateway holds outcome rolled_back for "+o.BadVersion, ok, "%s", detail)
 
-	say("=== scenario 2: release %s, healthy", o.GoodVersion)
+	if o.KillAfter > 0 {
+		say("=== scenario 2: release %s, healthy, but its process is killed %s after it is deployed (during the analysis)", o.KilledVersion, o.KillAfter)
+		killed := o.Release
+		killed.Version, killed.FaultErrorRate = o.KilledVersion, 0
+		kctx, kcancel := context.WithCancel(ctx)
+		done := make(chan killResult, 1)
+		go func() { done <- killCanary(kctx, cfg, o.KilledVersion, o.KillAfter) }()
+		rep.Killed = p.Run(ctx, killed)
+		kcancel()
+		k := <-done
+		took := rep.Killed.CanaryOut.Sub(k.at)
+		// Whichever sees it first fails it: the load balancer's refused
+		// connections, or the presence check (target down, series stale).
+		check("the killed canary was failed within 30s of the kill and rolled back, never promoted",
+			k.err == nil && rep.Killed.Outcome == pm.OutcomeRolledBack && rep.Killed.Gate.Verdict == release.VerdictFail &&
+				took > 0 && took <= 30*time.Second,
+			"kill %v (pid %d), outcome %s, gate %s, kill to rollback %s: %s", errOrEmpty(k.err), k.pid, rep.Killed.Outcome, rep.Killed.Gate.Verdict, took.Round(100*time.Millisecond), firstLine(rep.Killed.Gate.Summary))
+		v, err := servedVersion(ctx, cfg)
+		check("stable still serves "+oldVersion, err == nil && v == oldVersion, "version=%q %v", v, errOrEmpty(err))
+	}
+
+	say("=== scenario 3: release %s, healthy", o.GoodVersion)
 	before := gen.Counts()
 	good := o.Release
 	good.Version, good.FaultErrorRate = o.GoodVersion, 0
@@ -169,7 +216,7 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 		return rep, err
 	}
 	rep.GoodWindow = gen.Counts().Sub(before)
-	say("users during scenario 2: %s", rep.GoodWindow)
+	say("users during the healthy release: %s", rep.GoodWindow)
 	check("healthy "+o.GoodVersion+" promoted", rep.Good.Outcome == pm.OutcomePromoted && rep.Good.ExitCode == release.ExitPromoted,
 		"outcome %s (exit %d), gate %s", rep.Good.Outcome, rep.Good.ExitCode, rep.Good.Gate.Verdict)
 	check("zero failed user requests during the switch", rep.GoodWindow.Total > 0 && rep.GoodWindow.Failed() == 0,
@@ -181,19 +228,43 @@ func Run(ctx context.Context, cfg stack.Config, o Options, stdout, stderr io.Wri
 	links = gen.Links()
 	rep.LinksCreated = len(links)
 	broken = gen.Verify(ctx, links)
-	check("every link created in both scenarios resolves", len(links) > 0 && len(broken) == 0,
+	check("every link created in all scenarios resolves", len(links) > 0 && len(broken) == 0,
 		"%d links created, %d broken%s", len(links), len(broken), firstOf(broken))
 	if last := gen.LastError(); last != "" {
 		say("  last transport error seen by the load: %s", last)
 	}
-	n := 0
-	for _, c := range rep.Checks {
-		if c.Pass {
-			n++
+	say("=== replay: %s", tally(rep.Checks))
+	return rep, nil
+}
+
+type killResult struct {
+	at  time.Time
+	pid int
+	err error
+}
+
+// killCanary waits until version is deployed as the canary, then after
+// the delay kills its process outright (no drain: a crash).
+func killCanary(ctx context.Context, cfg stack.Config, version string, after time.Duration) killResult {
+	for {
+		dep, err := cfg.LoadDeployment()
+		if err == nil && dep.Canary != nil && dep.Canary.Version == version {
+			if pid, ok := cfg.InstancePID(*dep.Canary); ok {
+				if err := sleep(ctx, after); err != nil {
+					return killResult{err: fmt.Errorf("not killed: %w", err)}
+				}
+				return killResult{at: time.Now(), pid: pid, err: syscall.Kill(pid, syscall.SIGKILL)}
+			}
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return killResult{err: fmt.Errorf("canary %s never deployed: %w", version, err)}
 		}
 	}
-	say("=== replay: %d of %d checks passed", n, len(rep.Checks))
-	return rep, nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
 }
 
 // servedVersion reads shortener_build_info's version label from the
