@@ -44,6 +44,24 @@ func (c *purgeableMap) Purge() {
 	clear(c.m)
 }
 
+// guardedKinds are the caches the guard is tested around: a plain map,
+// and the RedirectCache the server uses, whose removals and purges must
+// invalidate alike.
+var guardedKinds = []struct {
+	name string
+	new  func() app.PurgeableCache
+}{
+	{"map", func() app.PurgeableCache { return &purgeableMap{m: map[string]app.Target{}} }},
+	{"redirect cache", func() app.PurgeableCache { return app.NewRedirectCache(1000) }},
+}
+
+// eachGuarded runs test once per cache kind, each behind a GuardedCache.
+func eachGuarded(t *testing.T, test func(t *testing.T, c *app.GuardedCache)) {
+	for _, kind := range guardedKinds {
+		t.Run(kind.name, func(t *testing.T) { test(t, app.NewGuardedCache(kind.new())) })
+	}
+}
+
 type changeFunc func(context.Context) (int64, error)
 
 func (f changeFunc) ChangeSeq(ctx context.Context) (int64, error) { return f(ctx) }
@@ -60,7 +78,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestGuardedCachePurgesOnChangeAndOnError(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]app.Target{}})
+	eachGuarded(t, testGuardedCachePurgesOnChangeAndOnError)
+}
+
+func testGuardedCachePurgesOnChangeAndOnError(t *testing.T, c *app.GuardedCache) {
 	var seq atomic.Int64
 	var fail atomic.Bool
 	var errs, polls atomic.Int64
@@ -95,7 +116,10 @@ func TestGuardedCachePurgesOnChangeAndOnError(t *testing.T) {
 }
 
 func TestGuardedCacheRefusesAddAcrossPurge(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]app.Target{}})
+	eachGuarded(t, testGuardedCacheRefusesAddAcrossPurge)
+}
+
+func testGuardedCacheRefusesAddAcrossPurge(t *testing.T, c *app.GuardedCache) {
 	v := c.Version()
 	c.Purge() // a delete elsewhere was noticed while the store read ran
 	c.AddIfVersion(v, "abc", app.Target{URL: "https://example.com/abc"})
@@ -148,8 +172,9 @@ func (f *fakeFeed) ListenChanges(ctx context.Context, listening func(), changed 
 // while the feed is down, the counter poll still catches a change; a failed
 // poll keeps the entries when KeepOnError says so, and the first poll that
 // works again empties the cache if the counter moved meanwhile.
-func TestGuardedCacheFollowsAFeed(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]app.Target{}})
+func TestGuardedCacheFollowsAFeed(t *testing.T) { eachGuarded(t, testGuardedCacheFollowsAFeed) }
+
+func testGuardedCacheFollowsAFeed(t *testing.T, c *app.GuardedCache) {
 	var seq atomic.Int64
 	var fail atomic.Bool
 	var polls atomic.Int64
@@ -215,7 +240,10 @@ func TestGuardedCacheFollowsAFeed(t *testing.T) {
 // a failed poll keeps the entries (a restarting database deletes nothing);
 // the first poll that works empties the cache only if the counter moved.
 func TestGuardedCacheKeepsEntriesWhileTheStoreIsUnreachable(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]app.Target{}})
+	eachGuarded(t, testGuardedCacheKeepsEntriesWhileTheStoreIsUnreachable)
+}
+
+func testGuardedCacheKeepsEntriesWhileTheStoreIsUnreachable(t *testing.T, c *app.GuardedCache) {
 	var seq atomic.Int64
 	var fail atomic.Bool
 	var polls, errs atomic.Int64

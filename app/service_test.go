@@ -176,12 +176,21 @@ func containsAny(s string, subs ...string) bool {
 }
 
 func TestServiceResolve(t *testing.T) {
+	caches := []struct {
+		name string
+		new  func() app.Cache
+	}{
+		{"map", func() app.Cache { return &mapCache{m: map[string]app.Target{}} }},
+		{"redirect cache", func() app.Cache { return app.NewGuardedCache(app.NewRedirectCache(100)) }},
+	}
 	for _, kind := range storeKinds {
-		t.Run(kind.name, func(t *testing.T) { testServiceResolve(t, kind.open(t)) })
+		for _, cache := range caches {
+			t.Run(kind.name+"/"+cache.name, func(t *testing.T) { testServiceResolve(t, kind.open(t), cache.new()) })
+		}
 	}
 }
 
-func testServiceResolve(t *testing.T, store app.LinkStore) {
+func testServiceResolve(t *testing.T, store app.LinkStore, cache app.Cache) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	exp := now.Add(-time.Minute)
@@ -207,7 +216,6 @@ func testServiceResolve(t *testing.T, store app.LinkStore) {
 		return l.Visits
 	}
 	obs := newObserver()
-	cache := &mapCache{m: map[string]app.Target{}}
 	visits := app.NewVisitCounter(store, nil, nil)
 	svc := &app.Service{Store: store, Observer: obs, Cache: cache, Visits: visits, Now: func() time.Time { return now }}
 
