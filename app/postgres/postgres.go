@@ -162,7 +162,15 @@ func open(ctx context.Context, rawURL string, opt Options, q queries, steps []mi
 	}
 	cfg.MaxConns = opt.MaxConns
 	cfg.HealthCheckPeriod = 5 * time.Second
-	cfg.ConnConfig.ConnectTimeout = min(opt.OpTimeout, 5*time.Second)
+	// A new connection is made in the background of the request that asked
+	// for it (pgxpool keeps constructing after that request's deadline), so
+	// its timeout need not be the request's: one as short as a 1 s
+	// --db-timeout never let a fresh backend start on a loaded host after a
+	// database restart, and the pool stayed empty.
+	// connect_timeout in the URL, when given, wins.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = max(opt.OpTimeout, 5*time.Second)
+	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = opt.AppName
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

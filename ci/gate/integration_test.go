@@ -180,6 +180,17 @@ func TestAnalyzeIntegration(t *testing.T) {
 		if !strings.Contains(string(shipped), shippedFloor) {
 			t.Fatal("ci/canary.yaml has no errors floor line to change")
 		}
+		// The shipped 10 ms boundary measures the host more than the build
+		// when parallel test packages load both cores: one stall of the
+		// canary's process alone put its share slower than 10 ms above 1.5 x
+		// stable's + 0.5 points for the rest of the run. Identical builds are
+		// compared here from 50 ms up; the replay and the simulator cover the
+		// shipped boundary.
+		shippedMinLE := "    min_le: 0.01            # boundaries below 10 ms are left out (scheduling noise on a busy host)\n"
+		if !strings.Contains(string(shipped), shippedMinLE) {
+			t.Fatal("ci/canary.yaml has no latency min_le line to change")
+		}
+		shipped = []byte(strings.Replace(string(shipped), shippedMinLE, "    min_le: 0.05\n", 1))
 		custom := strings.Replace(strings.Replace(string(shipped), shippedFloor, "    floor: 2\n", 1), "  custom: []\n", `  custom:
     - name: active-requests
       query: sum(http_server_active_requests{ {{.Selector}} })
