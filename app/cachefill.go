@@ -15,7 +15,9 @@ type CodeTarget struct {
 // TargetSource lists the links a redirect cache is filled with.
 type TargetSource interface {
 	// ListTargets returns up to limit links that are live at now (not
-	// deleted, not expired), with codes after after, in code order.
+	// deleted, disabled or expired), with codes after after, in code
+	// order. A protected link's Target has TargetProtected (and never its
+	// password hash), so that the cache asks for the password.
 	ListTargets(ctx context.Context, after string, limit int, now time.Time) ([]CodeTarget, error)
 }
 

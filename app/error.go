@@ -15,6 +15,8 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no credentials
 	EFORBIDDEN    = "forbidden"    // wrong credentials
 	EUNAVAILABLE  = "unavailable"  // store cannot take writes right now
+	EPROTECTED    = "protected"    // the link needs its password to be followed
+	ELIMITED      = "limited"      // too many attempts; try again later
 	EINTERNAL     = "internal"     // anything else; message never shown
 )
 

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -29,10 +30,12 @@ const (
 	CreateResultInvalid  = "invalid"
 	CreateResultError    = "error"
 
-	RedirectFound    = "found"
-	RedirectNotFound = "not_found"
-	RedirectExpired  = "expired"
-	RedirectDeleted  = "deleted"
+	RedirectFound     = "found"
+	RedirectNotFound  = "not_found"
+	RedirectExpired   = "expired"
+	RedirectDeleted   = "deleted"
+	RedirectDisabled  = "disabled"
+	RedirectProtected = "protected" // the password page was shown
 )
 
 // CreateResults returns every result Create reports, and RedirectResults
@@ -45,7 +48,7 @@ func CreateResults() []string {
 
 // RedirectResults: see CreateResults.
 func RedirectResults() []string {
-	return []string{RedirectFound, RedirectNotFound, RedirectExpired, RedirectDeleted}
+	return []string{RedirectFound, RedirectNotFound, RedirectExpired, RedirectDeleted, RedirectDisabled, RedirectProtected}
 }
 
 // CreateRequest is what a user asks for.
@@ -53,6 +56,8 @@ type CreateRequest struct {
 	URL       string
 	Alias     string
 	ExpiresAt *time.Time
+	// Password, if set, protects the link: following it asks for it.
+	Password string
 }
 
 // Service applies the link rules on top of a store.
@@ -64,6 +69,23 @@ type Service struct {
 	SelfHosts []string      // host[:port] of this service, refused as targets
 	Hosts     HostPolicy    // optional: refuses targets on blocked hosts
 	Now       func() time.Time
+	// Passwords hashes and checks link passwords (nil: a default hasher,
+	// made on first use).
+	Passwords *PasswordHasher
+	// CodeKey keys the codes an import derives for rows without one (a
+	// secret of the database, so they cannot be guessed from the URL).
+	CodeKey []byte
+
+	hasherOnce sync.Once
+}
+
+func (s *Service) passwords() *PasswordHasher {
+	s.hasherOnce.Do(func() {
+		if s.Passwords == nil {
+			s.Passwords = NewPasswordHasher(PasswordParams{})
+		}
+	})
+	return s.Passwords
 }
 
 func (s *Service) now() time.Time {
@@ -105,9 +127,9 @@ func (s *Service) create(ctx context.Context, req CreateRequest) (*Link, error) 
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	if req.ExpiresAt != nil {
-		exp := req.ExpiresAt.UTC().Truncate(time.Millisecond)
-		if !exp.After(now) {
-			return nil, Errorf(EINVALID, "expires_at %s is in the past; give a future RFC 3339 time or leave it out", req.ExpiresAt.Format(time.RFC3339))
+		exp, err := futureExpiry(*req.ExpiresAt, now)
+		if err != nil {
+			return nil, err
 		}
 		req.ExpiresAt = &exp
 	}
@@ -116,6 +138,18 @@ func (s *Service) create(ctx context.Context, req CreateRequest) (*Link, error) 
 		if err := ValidateAlias(req.Alias); err != nil {
 			return nil, err
 		}
+	}
+	if req.Password != "" {
+		if err := ValidatePassword(req.Password); err != nil {
+			return nil, err
+		}
+		hash, err := s.passwords().Hash(ctx, req.Password)
+		if err != nil {
+			return nil, err
+		}
+		link.PasswordHash = hash
+	}
+	if req.Alias != "" {
 		link.Code = req.Alias
 		if err := s.Store.CreateLink(ctx, link); err != nil {
 			if ErrorCode(err) == ECONFLICT {
@@ -142,11 +176,40 @@ func (s *Service) create(ctx context.Context, req CreateRequest) (*Link, error) 
 	return nil, fmt.Errorf("create link: no free code after %d tries", maxCodeRetries)
 }
 
+// futureExpiry returns exp at the stores' precision, or EINVALID when it
+// is not after now.
+func futureExpiry(exp, now time.Time) (time.Time, error) {
+	e := exp.UTC().Truncate(time.Millisecond)
+	if !e.After(now) {
+		return e, Errorf(EINVALID, "expires_at %s is in the past; give a future RFC 3339 time or leave it out", exp.Format(time.RFC3339))
+	}
+	return e, nil
+}
+
 // Resolve returns the target of a live link for a redirect and counts the
-// visit in memory. Unknown codes give ENOTFOUND, expired or deleted links
-// EGONE. A cached link costs no allocation: the Target's URL points into
-// the cache.
+// visit in memory. Unknown codes give ENOTFOUND; expired, deleted or
+// disabled links EGONE; a link with a password EPROTECTED (and no target:
+// it is only for Unlock). A cached link costs no allocation: the Target's
+// URL points into the cache.
 func (s *Service) Resolve(ctx context.Context, code string) (Target, error) {
+	t, err := s.followable(ctx, code)
+	if err != nil {
+		return Target{}, err
+	}
+	if t.Protected() {
+		s.observeRedirect(RedirectProtected)
+		return Target{}, Errorf(EPROTECTED, "link %s is protected by a password", code)
+	}
+	s.observeRedirect(RedirectFound)
+	if s.Visits != nil {
+		s.Visits.Add(code)
+	}
+	return t, nil
+}
+
+// followable looks code up (in the cache first) and refuses links that do
+// not redirect now, reporting why to the observer.
+func (s *Service) followable(ctx context.Context, code string) (Target, error) {
 	t, err := s.lookup(ctx, code)
 	if err != nil {
 		if ErrorCode(err) == ENOTFOUND {
@@ -154,13 +217,61 @@ func (s *Service) Resolve(ctx context.Context, code string) (Target, error) {
 		}
 		return Target{}, err
 	}
-	switch t.State(s.now()) {
+	if err := s.refuse(code, t.State(s.now())); err != nil {
+		return Target{}, err
+	}
+	return t, nil
+}
+
+// refuse returns EGONE for a state that does not redirect (and reports
+// it to the observer), nil for a live one.
+func (s *Service) refuse(code string, st LinkState) error {
+	switch st {
 	case LinkDeleted:
 		s.observeRedirect(RedirectDeleted)
-		return Target{}, Errorf(EGONE, "link %s was deleted", code)
+		return Errorf(EGONE, "link %s was deleted", code)
+	case LinkDisabled:
+		s.observeRedirect(RedirectDisabled)
+		return Errorf(EGONE, "link %s has been disabled by its owner", code)
 	case LinkExpired:
 		s.observeRedirect(RedirectExpired)
-		return Target{}, Errorf(EGONE, "link %s has expired", code)
+		return Errorf(EGONE, "link %s has expired", code)
+	}
+	return nil
+}
+
+// Unlock returns a link's target for a redirect when password is its
+// password (any password for a link without one) and counts the visit; a
+// wrong password gives EFORBIDDEN. Callers limit the rate of guesses
+// before calling. The cache knows only that a password exists: the hash
+// is read from the store, with the link's state as stored now.
+func (s *Service) Unlock(ctx context.Context, code, password string) (Target, error) {
+	t, err := s.followable(ctx, code)
+	if err != nil {
+		return Target{}, err
+	}
+	if t.Protected() {
+		l, err := s.Store.FindLink(ctx, code)
+		if err != nil {
+			if ErrorCode(err) == ENOTFOUND {
+				s.observeRedirect(RedirectNotFound)
+				return Target{}, Errorf(ENOTFOUND, "no link with code %q", code)
+			}
+			return Target{}, fmt.Errorf("unlock %s: find link: %w", code, err)
+		}
+		if err := s.refuse(code, l.State(s.now())); err != nil {
+			return Target{}, err
+		}
+		if l.Protected() {
+			ok, err := s.passwords().Verify(ctx, l.PasswordHash, password)
+			if err != nil {
+				return Target{}, fmt.Errorf("unlock %s: %w", code, err)
+			}
+			if !ok {
+				return Target{}, Errorf(EFORBIDDEN, "wrong password; check it and try again")
+			}
+		}
+		t = TargetOf(l)
 	}
 	s.observeRedirect(RedirectFound)
 	if s.Visits != nil {
@@ -244,8 +355,20 @@ func (s *Service) Delete(ctx context.Context, code string) error {
 		}
 		return fmt.Errorf("delete link: %w", err)
 	}
-	if s.Cache != nil {
-		s.Cache.Remove(code)
-	}
+	s.forget(code)
 	return nil
+}
+
+// forget drops code from this process's cache after a change (other
+// processes hear of it through the store's change counter or feed). A
+// guarded cache also keeps lookups that read the store before the change
+// from caching what they read.
+func (s *Service) forget(code string) {
+	switch c := s.Cache.(type) {
+	case nil:
+	case *GuardedCache:
+		c.Invalidate(code)
+	default:
+		c.Remove(code)
+	}
 }

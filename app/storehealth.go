@@ -226,6 +226,18 @@ func (w *writeWatcher) DeleteLink(ctx context.Context, code string, at time.Time
 	return err
 }
 
+func (w *writeWatcher) UpdateLink(ctx context.Context, code string, u LinkUpdate) (*Link, error) {
+	l, err := w.LinkStore.UpdateLink(ctx, code, u)
+	w.h.observeWrite(err)
+	return l, err
+}
+
+func (w *writeWatcher) ImportLinks(ctx context.Context, links []*Link) ([]ImportOutcome, error) {
+	out, err := w.LinkStore.ImportLinks(ctx, links)
+	w.h.observeWrite(err)
+	return out, err
+}
+
 func (w *writeWatcher) AddVisits(ctx context.Context, counts map[string]int64) error {
 	err := w.LinkStore.AddVisits(ctx, counts)
 	w.h.observeWrite(err)

@@ -290,6 +290,10 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			return nil, err
 		}
 	}
+	h.logf("shortener export and import of %d and %d links", cfg.SmallLinks, cfg.LargeLinks)
+	if rep.Transfer, err = measureTransfer(ctx, h.bins["shortener"], dir, small, large, cfg.SmallLinks, cfg.LargeLinks); err != nil {
+		return nil, err
+	}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("OTLP sink received %d export requests (%s of spans) during the run", h.sink.requests.Load(), mib(h.sink.bytes.Load())))
 	rep.LoadEnd = loadAvg()
 	rep.Notes = append(rep.Notes, "load average (1 min) at start "+loadStart+", at end "+rep.LoadEnd+" on "+strconv.Itoa(runtime.NumCPU())+" CPUs: other work on the machine shares the cores, which the throughput ratios absorb only partly; the CPU-per-redirect rows (each server's CPU time over its requests) depend much less on it")
@@ -299,7 +303,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if cfg.TraceSampler != "" {
 		rep.Notes = append(rep.Notes, "NOT the default setup: full-telemetry runs used OTEL_TRACES_SAMPLER "+cfg.TraceSampler)
 	}
-	rep.Figures = figures(cfg, rep, rss)
+	rep.Figures = append(figures(cfg, rep, rss), transferFigures(rep.Transfer)...)
 	rep.Elapsed = time.Since(began).Round(time.Second).String()
 	if err := rep.write(cfg.OutDir); err != nil {
 		return rep, err

@@ -32,7 +32,10 @@ type Report struct {
 	// INSERT at the same concurrency on the same server, back to back.
 	PGCreates      createResult    `json:"creates_postgres"`
 	PGCreateRounds []pgCreateRound `json:"creates_postgres_vs_pgbench"`
-	Notes          []string        `json:"notes,omitempty"`
+	// Transfer is shortener export and import of the small and the large
+	// database (bench/transfer.go).
+	Transfer *TransferResult `json:"transfer,omitempty"`
+	Notes    []string        `json:"notes,omitempty"`
 }
 
 // Machine describes where the run happened.

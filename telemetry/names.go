@@ -87,7 +87,7 @@ func StoreDurationBuckets() []float64 {
 // zero; other operation names still work and appear on first use. Each
 // call returns a new slice.
 func StoreOps() []string {
-	return []string{"create", "get", "delete", "add_visits", "ready"}
+	return []string{"create", "get", "delete", "add_visits", "ready", "scan", "update", "import", "daily_visits", "prune_visits"}
 }
 
 // ExportedMetricNames lists every metric family the shortener exports,

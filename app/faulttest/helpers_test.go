@@ -146,14 +146,22 @@ func load(t *testing.T, ctx context.Context, pace loadgen.Pace, do func(context.
 // deleteLink deletes a link with the admin key and returns the status.
 func deleteLink(t *testing.T, ctx context.Context, c *http.Client, base, code string) int {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, base+"/api/v1/links/"+code, nil)
+	return adminDo(t, ctx, c, http.MethodDelete, base+"/api/v1/links/"+code, "")
+}
+
+// adminDo sends body (JSON, may be empty) with the admin key and returns
+// the status.
+func adminDo(t *testing.T, ctx context.Context, c *http.Client, method, url, body string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("delete %s: %v", code, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	resp.Body.Close()
 	return resp.StatusCode

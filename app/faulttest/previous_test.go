@@ -118,6 +118,35 @@ func previousBesideThis(t *testing.T, old, db string, env []string) {
 		mustRedirect(prev, "prev-first", "https://example.com/prev-first")
 		mustRedirect(cur, "prev-first", "https://example.com/prev-first")
 	}
+
+	// This build protects a link and disables another; the previous
+	// release knows neither, and must answer 410 for both rather than
+	// redirect (the deleted_at guard of expand step 0004).
+	if st := adminDo(t, ctx, client, http.MethodPost, cur.URL()+"/api/v1/links", `{"url":"https://example.com/locked","alias":"locked-link","password":"pw-123456"}`); st != http.StatusCreated {
+		t.Fatalf("create a protected link on this build: %d", st)
+	}
+	if st := adminDo(t, ctx, client, http.MethodPatch, cur.URL()+"/api/v1/links/prev-after", `{"disabled":true}`); st != http.StatusOK {
+		t.Fatalf("disable prev-after on this build: %d", st)
+	}
+	eventually := func(in *instance, code string, want int) {
+		t.Helper()
+		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			st, loc, _, err := get(ctx, client, in.URL()+"/"+code)
+			if err == nil && st == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s on %s: %d %q %v, want %d", code, in.Addr, st, loc, err, want)
+			}
+		}
+	}
+	eventually(prev, "locked-link", http.StatusGone)
+	eventually(prev, "prev-after", http.StatusGone)
+	eventually(cur, "locked-link", http.StatusOK) // the password page
+	if st := adminDo(t, ctx, client, http.MethodPatch, cur.URL()+"/api/v1/links/prev-after", `{"disabled":false}`); st != http.StatusOK {
+		t.Fatalf("re-enable prev-after on this build: %d", st)
+	}
+	eventually(prev, "prev-after", http.StatusFound)
 	// Rollback: this build goes; the previous release alone, restarted, on
 	// the expanded schema.
 	for _, in := range []*instance{cur, prev} {

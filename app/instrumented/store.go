@@ -42,6 +42,12 @@ const (
 	OpDelete    = "delete"
 	OpAddVisits = "add_visits"
 	OpReady     = "ready"
+
+	OpScan        = "scan"
+	OpUpdate      = "update"
+	OpImport      = "import"
+	OpDailyVisits = "daily_visits"
+	OpPruneVisits = "prune_visits"
 )
 
 // Failed reports whether err means the store failed (unavailable, or an
@@ -99,4 +105,53 @@ func (s *Store) AddVisits(ctx context.Context, counts map[string]int64) error {
 // Ready implements app.LinkStore.
 func (s *Store) Ready(ctx context.Context) error {
 	return s.observe(ctx, OpReady, s.Next.Ready)
+}
+
+// ScanLinks implements app.LinkStore.
+func (s *Store) ScanLinks(ctx context.Context, q app.ScanQuery, fn func(*app.Link) bool) error {
+	return s.observe(ctx, OpScan, func(ctx context.Context) error { return s.Next.ScanLinks(ctx, q, fn) })
+}
+
+// UpdateLink implements app.LinkStore.
+func (s *Store) UpdateLink(ctx context.Context, code string, u app.LinkUpdate) (*app.Link, error) {
+	var l *app.Link
+	err := s.observe(ctx, OpUpdate, func(ctx context.Context) error {
+		var err error
+		l, err = s.Next.UpdateLink(ctx, code, u)
+		return err
+	})
+	return l, err
+}
+
+// ImportLinks implements app.LinkStore.
+func (s *Store) ImportLinks(ctx context.Context, links []*app.Link) ([]app.ImportOutcome, error) {
+	var out []app.ImportOutcome
+	err := s.observe(ctx, OpImport, func(ctx context.Context) error {
+		var err error
+		out, err = s.Next.ImportLinks(ctx, links)
+		return err
+	})
+	return out, err
+}
+
+// DailyVisits implements app.LinkStore.
+func (s *Store) DailyVisits(ctx context.Context, code string, from, to time.Time) ([]app.DayCount, error) {
+	var out []app.DayCount
+	err := s.observe(ctx, OpDailyVisits, func(ctx context.Context) error {
+		var err error
+		out, err = s.Next.DailyVisits(ctx, code, from, to)
+		return err
+	})
+	return out, err
+}
+
+// PruneVisits implements app.LinkStore.
+func (s *Store) PruneVisits(ctx context.Context, before time.Time, limit int) (int64, error) {
+	var n int64
+	err := s.observe(ctx, OpPruneVisits, func(ctx context.Context) error {
+		var err error
+		n, err = s.Next.PruneVisits(ctx, before, limit)
+		return err
+	})
+	return n, err
 }

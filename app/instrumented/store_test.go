@@ -60,11 +60,19 @@ func failingStore(err error, seen *[]context.Context) *mock.LinkStore {
 		DeleteLinkFn: func(ctx context.Context, _ string, _ time.Time) error { return rec(ctx) },
 		AddVisitsFn:  func(ctx context.Context, _ map[string]int64) error { return rec(ctx) },
 		ReadyFn:      rec,
+		ScanLinksFn:  func(ctx context.Context, _ app.ScanQuery, _ func(*app.Link) bool) error { return rec(ctx) },
+		UpdateLinkFn: func(ctx context.Context, code string, _ app.LinkUpdate) (*app.Link, error) {
+			return nil, rec(ctx)
+		},
+		ImportLinksFn: func(ctx context.Context, _ []*app.Link) ([]app.ImportOutcome, error) { return nil, rec(ctx) },
+		DailyVisitsFn: func(ctx context.Context, _ string, _, _ time.Time) ([]app.DayCount, error) { return nil, rec(ctx) },
+		PruneVisitsFn: func(ctx context.Context, _ time.Time, _ int) (int64, error) { return 0, rec(ctx) },
 	}
 }
 
 // ops are the store operations in the order callAll makes them.
-var ops = []string{instrumented.OpCreate, instrumented.OpGet, instrumented.OpDelete, instrumented.OpAddVisits, instrumented.OpReady}
+var ops = []string{instrumented.OpCreate, instrumented.OpGet, instrumented.OpDelete, instrumented.OpAddVisits, instrumented.OpReady,
+	instrumented.OpScan, instrumented.OpUpdate, instrumented.OpImport, instrumented.OpDailyVisits, instrumented.OpPruneVisits}
 
 // callAll makes one call of each store operation and returns what each one
 // returned, in the order of ops.
@@ -72,13 +80,15 @@ func callAll(s app.LinkStore) []error {
 	ctx := context.Background()
 	createErr := s.CreateLink(ctx, &app.Link{Code: "abc"})
 	_, findErr := s.FindLink(ctx, "abc")
-	return []error{
-		createErr,
-		findErr,
-		s.DeleteLink(ctx, "abc", time.Time{}),
-		s.AddVisits(ctx, map[string]int64{"abc": 1}),
-		s.Ready(ctx),
-	}
+	deleteErr := s.DeleteLink(ctx, "abc", time.Time{})
+	visitsErr := s.AddVisits(ctx, map[string]int64{"abc": 1})
+	readyErr := s.Ready(ctx)
+	scanErr := s.ScanLinks(ctx, app.ScanQuery{Limit: 1}, func(*app.Link) bool { return true })
+	_, updateErr := s.UpdateLink(ctx, "abc", app.LinkUpdate{Enable: true})
+	_, importErr := s.ImportLinks(ctx, []*app.Link{{Code: "abc"}})
+	_, dailyErr := s.DailyVisits(ctx, "abc", time.Time{}, time.Time{})
+	_, pruneErr := s.PruneVisits(ctx, time.Time{}, 1)
+	return []error{createErr, findErr, deleteErr, visitsErr, readyErr, scanErr, updateErr, importErr, dailyErr, pruneErr}
 }
 
 // TestStoreErrorsCounted: which outcomes of a store call count as a store

@@ -18,6 +18,37 @@ type LinkStore struct {
 	DeleteLinkFn func(ctx context.Context, code string, at time.Time) error
 	AddVisitsFn  func(ctx context.Context, counts map[string]int64) error
 	ReadyFn      func(ctx context.Context) error
+
+	ScanLinksFn   func(ctx context.Context, q app.ScanQuery, fn func(*app.Link) bool) error
+	UpdateLinkFn  func(ctx context.Context, code string, u app.LinkUpdate) (*app.Link, error)
+	ImportLinksFn func(ctx context.Context, links []*app.Link) ([]app.ImportOutcome, error)
+	DailyVisitsFn func(ctx context.Context, code string, from, to time.Time) ([]app.DayCount, error)
+	PruneVisitsFn func(ctx context.Context, before time.Time, limit int) (int64, error)
+}
+
+// ScanLinks calls ScanLinksFn.
+func (s *LinkStore) ScanLinks(ctx context.Context, q app.ScanQuery, fn func(*app.Link) bool) error {
+	return s.ScanLinksFn(ctx, q, fn)
+}
+
+// UpdateLink calls UpdateLinkFn.
+func (s *LinkStore) UpdateLink(ctx context.Context, code string, u app.LinkUpdate) (*app.Link, error) {
+	return s.UpdateLinkFn(ctx, code, u)
+}
+
+// ImportLinks calls ImportLinksFn.
+func (s *LinkStore) ImportLinks(ctx context.Context, links []*app.Link) ([]app.ImportOutcome, error) {
+	return s.ImportLinksFn(ctx, links)
+}
+
+// DailyVisits calls DailyVisitsFn.
+func (s *LinkStore) DailyVisits(ctx context.Context, code string, from, to time.Time) ([]app.DayCount, error) {
+	return s.DailyVisitsFn(ctx, code, from, to)
+}
+
+// PruneVisits calls PruneVisitsFn.
+func (s *LinkStore) PruneVisits(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return s.PruneVisitsFn(ctx, before, limit)
 }
 
 // CreateLink calls CreateLinkFn.

@@ -109,7 +109,16 @@ func utcOrNil(t *time.Time) *time.Time {
 func (db *DB) CreateLink(ctx context.Context, l *app.Link) error {
 	bctx, cancel := db.bound(ctx)
 	defer cancel()
-	if _, err := db.pool.Exec(bctx, db.q.Insert, l.Code, l.URL, ms(l.CreatedAt), msOrNil(l.ExpiresAt)); err != nil {
+	var err error
+	if l.PasswordHash != "" {
+		if db.q.InsertProtected == "" {
+			return errOldStatements
+		}
+		_, err = db.pool.Exec(bctx, db.q.InsertProtected, l.Code, l.URL, ms(l.CreatedAt), msOrNil(l.ExpiresAt), l.PasswordHash)
+	} else {
+		_, err = db.pool.Exec(bctx, db.q.Insert, l.Code, l.URL, ms(l.CreatedAt), msOrNil(l.ExpiresAt))
+	}
+	if err != nil {
 		return db.fail(ctx, "insert link", err)
 	}
 	return nil
@@ -119,17 +128,41 @@ func (db *DB) CreateLink(ctx context.Context, l *app.Link) error {
 func (db *DB) FindLink(ctx context.Context, code string) (*app.Link, error) {
 	bctx, cancel := db.bound(ctx)
 	defer cancel()
-	var l app.Link
-	err := db.pool.QueryRow(bctx, db.q.Find, code).Scan(&l.Code, &l.URL, &l.CreatedAt, &l.ExpiresAt, &l.DeletedAt, &l.Visits)
+	find, all := db.q.FindLink, true
+	if find == "" {
+		find, all = db.q.Find, false
+	}
+	l, err := scanLink(db.pool.QueryRow(bctx, find, code), all)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, app.Errorf(app.ENOTFOUND, "no link with code %q", code)
 	}
 	if err != nil {
 		return nil, db.fail(ctx, "find link", err)
 	}
+	return l, nil
+}
+
+// scanLink reads a row of linkColumns (all) or of the first release's six
+// columns.
+func scanLink(row pgx.Row, all bool) (*app.Link, error) {
+	var (
+		l    app.Link
+		hash *string
+	)
+	dest := []any{&l.Code, &l.URL, &l.CreatedAt, &l.ExpiresAt, &l.DeletedAt, &l.Visits}
+	if all {
+		dest = append(dest, &l.DisabledAt, &hash)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
 	l.CreatedAt = l.CreatedAt.UTC()
 	l.ExpiresAt = utcOrNil(l.ExpiresAt)
 	l.DeletedAt = utcOrNil(l.DeletedAt)
+	l.DisabledAt = utcOrNil(l.DisabledAt)
+	if hash != nil {
+		l.PasswordHash = *hash
+	}
 	return &l, nil
 }
 
@@ -166,14 +199,21 @@ func (db *DB) AddVisits(ctx context.Context, counts map[string]int64) error {
 	}
 	bctx, cancel := db.bound(ctx)
 	defer cancel()
-	if _, err := db.pool.Exec(bctx, db.q.AddVisits, codes, ns); err != nil {
+	var err error
+	if db.q.AddVisitsDaily != "" {
+		_, err = db.pool.Exec(bctx, db.q.AddVisitsDaily, codes, ns, app.Day(db.now()))
+	} else {
+		_, err = db.pool.Exec(bctx, db.q.AddVisits, codes, ns)
+	}
+	if err != nil {
 		return db.fail(ctx, "add visits", err)
 	}
 	return nil
 }
 
 // ListTargets implements app.TargetSource: up to limit links live at now
-// with codes after after, in code order.
+// with codes after after, in code order; a protected link's target says
+// that it has a password (the hash stays in the store).
 func (db *DB) ListTargets(ctx context.Context, after string, limit int, now time.Time) ([]app.CodeTarget, error) {
 	bctx, cancel := db.bound(ctx)
 	defer cancel()
@@ -187,11 +227,16 @@ func (db *DB) ListTargets(ctx context.Context, after string, limit int, now time
 		var (
 			code, url string
 			expires   *time.Time
+			protected bool
 		)
-		if err := rows.Scan(&code, &url, &expires); err != nil {
+		if err := rows.Scan(&code, &url, &expires, &protected); err != nil {
 			return nil, db.fail(ctx, "list links", err)
 		}
-		out = append(out, app.CodeTarget{Code: code, Target: app.TargetOf(&app.Link{URL: url, ExpiresAt: expires})})
+		t := app.TargetOf(&app.Link{URL: url, ExpiresAt: expires})
+		if protected {
+			t.Flags |= app.TargetProtected
+		}
+		out = append(out, app.CodeTarget{Code: code, Target: t})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, db.fail(ctx, "list links", err)

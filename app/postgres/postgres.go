@@ -36,32 +36,80 @@ type queries struct {
 	Bootstrap string `json:"bootstrap"`
 	Applied   string `json:"applied"`
 	Record    string `json:"record"`
-	Find      string `json:"find"`
+	// Find reads the six columns of the first releases; FindLink, when
+	// set, reads every column and is used instead (a previous release's
+	// snapshot has only Find). Likewise AddVisitsDaily replaces AddVisits,
+	// and each statement added with expand step 0004 is empty in an
+	// earlier snapshot: the store then does what that release did.
+	Find      string `json:"find,omitempty"`
+	FindLink  string `json:"find_link,omitempty"`
 	Insert    string `json:"insert"`
 	Delete    string `json:"delete"`
-	AddVisits string `json:"add_visits"` // one statement per flush: two arrays, codes and counts
+	AddVisits string `json:"add_visits,omitempty"` // one statement per flush: two arrays, codes and counts
 	ChangeSeq string `json:"change_seq"`
 	Listen    string `json:"listen"`
 	Targets   string `json:"list_targets"` // live links in code order, to fill the redirect cache
 	Probe     string `json:"write_probe"`
 	SecretPut string `json:"secret_put"`
 	SecretGet string `json:"secret_get"`
+
+	// Added with expand step 0004 (link controls and daily visits).
+	InsertProtected string `json:"insert_protected,omitempty"`
+	AddVisitsDaily  string `json:"add_visits_daily,omitempty"` // codes, counts, day
+	Scan            string `json:"scan,omitempty"`
+	LockLink        string `json:"lock_link,omitempty"`
+	Update          string `json:"update,omitempty"`
+	ImportInsert    string `json:"import_insert,omitempty"`
+	ImportExisting  string `json:"import_existing,omitempty"`
+	DailyVisits     string `json:"daily_visits,omitempty"`
+	PruneVisits     string `json:"prune_visits,omitempty"`
 }
+
+// linkColumns are what FindLink, Scan and LockLink read, in scanLink's
+// order. A guarded link's deleted_at of 'epoch' reads as not deleted
+// (expand step 0004).
+const linkColumns = `code, url, created_at, expires_at, NULLIF(deleted_at, 'epoch'), visits, disabled_at, password_hash`
 
 var current = queries{
 	Bootstrap: `CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, kind text NOT NULL DEFAULT 'expand', applied_at timestamptz NOT NULL DEFAULT now())`,
 	Applied:   `SELECT version, kind FROM schema_migrations`,
 	Record:    `INSERT INTO schema_migrations (version, kind) VALUES ($1, $2)`,
-	Find:      `SELECT code, url, created_at, expires_at, deleted_at, visits FROM links WHERE code = $1`,
+	FindLink:  `SELECT ` + linkColumns + ` FROM links WHERE code = $1`,
 	Insert:    `INSERT INTO links (code, url, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-	Delete:    `UPDATE links SET deleted_at = $1 WHERE code = $2 AND deleted_at IS NULL`,
-	AddVisits: `UPDATE links SET visits = links.visits + v.n FROM unnest($1::text[], $2::bigint[]) AS v(code, n) WHERE links.code = v.code`,
+	Delete:    `UPDATE links SET deleted_at = $1 WHERE code = $2 AND (deleted_at IS NULL OR deleted_at = 'epoch')`,
 	ChangeSeq: `SELECT seq FROM link_changes WHERE id = 1`,
 	Listen:    `LISTEN shortener_link_changes`,
-	Targets:   `SELECT code, url, expires_at FROM links WHERE code > $1 AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > $2) ORDER BY code LIMIT $3`,
+	// Live links only: not deleted (a guard's epoch is not a delete),
+	// not disabled, not expired; whether a password exists, never its hash.
+	Targets: `SELECT code, url, expires_at, coalesce(password_hash, '') <> '' FROM links
+		WHERE code > $1 AND (deleted_at IS NULL OR deleted_at = 'epoch') AND disabled_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+		ORDER BY code LIMIT $3`,
 	Probe:     `INSERT INTO settings (name, value) VALUES ('write_probe', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
 	SecretPut: `INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
 	SecretGet: `SELECT value FROM settings WHERE name = $1`,
+
+	InsertProtected: `INSERT INTO links (code, url, created_at, expires_at, password_hash, deleted_at) VALUES ($1, $2, $3, $4, $5, 'epoch')`,
+	// One statement: the links' totals and their day's counts move
+	// together. Daily rows are locked only after the link rows, which
+	// the UPDATE locks in code order, so replicas flushing at once still
+	// cannot deadlock.
+	AddVisitsDaily: `WITH counted AS (
+		UPDATE links SET visits = links.visits + v.n FROM unnest($1::text[], $2::bigint[]) AS v(code, n)
+		WHERE links.code = v.code RETURNING links.code, v.n)
+	INSERT INTO link_visits_daily (code, day, visits) SELECT code, $3::date, n FROM counted
+	ON CONFLICT (code, day) DO UPDATE SET visits = link_visits_daily.visits + excluded.visits`,
+	Scan: `SELECT ` + linkColumns + ` FROM links
+		WHERE (created_at, code) < ($1, $2) AND created_at >= $3 AND created_at < $4
+		ORDER BY created_at DESC, code DESC LIMIT $5`,
+	LockLink: `SELECT ` + linkColumns + ` FROM links WHERE code = $1 FOR UPDATE`,
+	Update:   `UPDATE links SET url = $1, expires_at = $2, disabled_at = $3, password_hash = $4, deleted_at = $5 WHERE code = $6`,
+	ImportInsert: `INSERT INTO links (code, url, created_at, expires_at, deleted_at, disabled_at, password_hash, visits)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::bigint[])
+		ON CONFLICT (code) DO NOTHING RETURNING code`,
+	ImportExisting: `SELECT code, url FROM links WHERE code = ANY($1::text[])`,
+	DailyVisits:    `SELECT day, visits FROM link_visits_daily WHERE code = $1 AND day >= $2::date AND day < $3::date ORDER BY day`,
+	PruneVisits: `DELETE FROM link_visits_daily WHERE ctid IN
+		(SELECT ctid FROM link_visits_daily WHERE day < $1::date LIMIT $2)`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of
@@ -86,6 +134,8 @@ type DB struct {
 	q     queries
 	steps []migration.Step
 	opt   Options
+	// now is the clock of the per-day visit counts (SetClock).
+	now func() time.Time
 }
 
 // IsURL reports whether s names a PostgreSQL database (postgres:// or
@@ -176,7 +226,7 @@ func open(ctx context.Context, rawURL string, opt Options, q queries, steps []mi
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", Redact(rawURL), err)
 	}
-	db := &DB{pool: pool, q: q, steps: steps, opt: opt}
+	db := &DB{pool: pool, q: q, steps: steps, opt: opt, now: time.Now}
 	if _, err := db.migrate(ctx, false); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", Redact(rawURL), err)

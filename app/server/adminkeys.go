@@ -81,6 +81,12 @@ func (k *AdminKeys) Match(key string) bool {
 	return match == 1
 }
 
+// isAdmin reports whether r carries a valid admin key.
+func (d Deps) isAdmin(r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && d.AdminKeys.Match(strings.TrimSpace(token))
+}
+
 // requireAdmin lets a request through only with a valid Bearer key: 401
 // without credentials, 403 with a wrong key or when no keys are configured.
 func requireAdmin(keys *AdminKeys, logger *slog.Logger) func(http.Handler) http.Handler {

@@ -15,9 +15,12 @@ type createLinkRequest struct {
 	URL       string  `json:"url"`
 	Alias     string  `json:"alias,omitempty"`
 	ExpiresAt *string `json:"expires_at,omitempty"`
+	Password  string  `json:"password,omitempty"`
 
 	expires *time.Time
 }
+
+func (*createLinkRequest) allowedFields() string { return "url, alias, expires_at and password" }
 
 // Valid parses expires_at; the link rules themselves live in app.
 func (c *createLinkRequest) Valid() error {
@@ -34,16 +37,19 @@ func (c *createLinkRequest) Valid() error {
 	return nil
 }
 
-// linkResponse is a link as the API shows it.
+// linkResponse is a link as the API shows it. URL is left out of the
+// public metadata of a password-protected link.
 type linkResponse struct {
-	Code      string     `json:"code"`
-	ShortURL  string     `json:"short_url"`
-	URL       string     `json:"url"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at"`
-	DeletedAt *time.Time `json:"deleted_at,omitempty"`
-	Visits    *int64     `json:"visits,omitempty"`
-	State     string     `json:"state,omitempty"`
+	Code       string     `json:"code"`
+	ShortURL   string     `json:"short_url"`
+	URL        string     `json:"url,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	DeletedAt  *time.Time `json:"deleted_at,omitempty"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+	Protected  bool       `json:"protected,omitempty"`
+	Visits     *int64     `json:"visits,omitempty"`
+	State      string     `json:"state,omitempty"`
 }
 
 func (d Deps) shortURL(code string) string {
@@ -53,8 +59,18 @@ func (d Deps) shortURL(code string) string {
 func (d Deps) toResponse(l *app.Link) linkResponse {
 	return linkResponse{
 		Code: l.Code, ShortURL: d.shortURL(l.Code), URL: l.URL,
-		CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt,
+		CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt, Protected: l.Protected(),
 	}
+}
+
+// fullResponse is everything about a link, for its owner (admin key).
+func (d Deps) fullResponse(l *app.Link) linkResponse {
+	resp := d.toResponse(l)
+	resp.DeletedAt, resp.DisabledAt = l.DeletedAt, l.DisabledAt
+	visits := l.Visits
+	resp.Visits = &visits
+	resp.State = l.State(d.now()).String()
+	return resp
 }
 
 func handleCreateLink(d Deps) http.Handler {
@@ -67,7 +83,7 @@ func handleCreateLink(d Deps) http.Handler {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		link, err := d.Service.Create(r.Context(), app.CreateRequest{URL: req.URL, Alias: req.Alias, ExpiresAt: req.expires})
+		link, err := d.Service.Create(r.Context(), app.CreateRequest{URL: req.URL, Alias: req.Alias, ExpiresAt: req.expires, Password: req.Password})
 		if err != nil {
 			writeError(w, r, d.Logger, err)
 			return
@@ -84,17 +100,9 @@ func handleGetLink(d Deps) http.Handler {
 			writeError(w, r, d.Logger, err)
 			return
 		}
-		resp := d.toResponse(link)
-		resp.DeletedAt = link.DeletedAt
-		visits := link.Visits
-		resp.Visits = &visits
-		switch link.State(d.now()) {
-		case app.LinkLive:
-			resp.State = "live"
-		case app.LinkExpired:
-			resp.State = "expired"
-		case app.LinkDeleted:
-			resp.State = "deleted"
+		resp := d.fullResponse(link)
+		if link.Protected() && !d.isAdmin(r) {
+			resp.URL = "" // the target is for those who know the password
 		}
 		encode(w, http.StatusOK, resp)
 	})

@@ -16,44 +16,17 @@ import (
 // page, paste a URL, submit, read the short link from the page, follow it and
 // land on the target.
 func TestBrowserShortensAndFollows(t *testing.T) {
-	chromium := testenv.RequireTool(t, "chromium")
-
 	// The target the short link must lead to, on its own server.
 	target := newTargetServer(t)
 	ts := newTestServer(t, nil)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(390, 844), // a phone-sized viewport
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelTimeout()
-
+	ctx := newBrowser(t)
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		browserStep(t, ctx, what, actions...)
 	}
 	read := func(what string, a chromedp.Action[string]) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
+		return browserRead(t, ctx, what, a)
 	}
 
 	step("open page and shorten",
@@ -113,6 +86,50 @@ func TestBrowserShortensAndFollows(t *testing.T) {
 	if !strings.Contains(errText, "only http and https") || kept != "javascript:alert(1)" {
 		t.Fatalf("error %q, kept input %q", errText, kept)
 	}
+}
+
+// newBrowser starts a headless Chromium for the test (60 s at most) and
+// returns its context.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	chromium := testenv.RequireTool(t, "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(390, 844), // a phone-sized viewport
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// browserStep runs actions, failing the test with what on error.
+func browserStep(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// browserRead runs a, failing the test with what on error.
+func browserRead[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
 }
 
 func newTargetServer(t *testing.T) string {

@@ -93,7 +93,7 @@ func decode[T Validator](w http.ResponseWriter, r *http.Request) (T, error) {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
-		return v, decodeError(err)
+		return v, decodeError(err, allowedFields(v))
 	}
 	// A body of `null` decodes without error and leaves a pointer T nil,
 	// which would panic in Valid.
@@ -103,7 +103,7 @@ func decode[T Validator](w http.ResponseWriter, r *http.Request) (T, error) {
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return v, decodeError(err)
+			return v, decodeError(err, "")
 		}
 		return v, &requestError{http.StatusBadRequest, "request body must hold exactly one JSON object; remove what follows it"}
 	}
@@ -113,7 +113,16 @@ func decode[T Validator](w http.ResponseWriter, r *http.Request) (T, error) {
 	return v, nil
 }
 
-func decodeError(err error) error {
+// allowedFields is what a body type says its fields are, for the message
+// about an unknown one.
+func allowedFields(v any) string {
+	if f, ok := v.(interface{ allowedFields() string }); ok {
+		return f.allowedFields()
+	}
+	return "those of the API reference"
+}
+
+func decodeError(err error, allowed string) error {
 	var (
 		mbe  *http.MaxBytesError
 		se   *json.SyntaxError
@@ -135,7 +144,7 @@ func decodeError(err error) error {
 		}
 		return app.Errorf(app.EINVALID, "request body must be a JSON object, not a JSON %s", ute.Value)
 	case strings.HasPrefix(text, "json: unknown field "):
-		return app.Errorf(app.EINVALID, "unknown field %s; allowed fields are url, alias and expires_at", strings.TrimPrefix(text, "json: unknown field "))
+		return app.Errorf(app.EINVALID, "unknown field %s; allowed fields are %s", strings.TrimPrefix(text, "json: unknown field "), allowed)
 	default:
 		return &requestError{http.StatusBadRequest, "malformed JSON: " + text}
 	}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -31,6 +32,10 @@ func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
 // (QR codes), no framing and no plugins.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// passwordPagePolicy is the policy of the password page: the same, except
+// that its form's answer may redirect to any http(s) target.
+var passwordPagePolicy = strings.Replace(contentSecurityPolicy, "form-action 'self'", "form-action 'self' http: https:", 1)
 
 // securityHeaders sets the headers every HTML answer carries.
 func securityHeaders(next http.Handler) http.Handler {

@@ -13,12 +13,17 @@ import (
 )
 
 // handleRedirect answers GET /{code}: the configured redirect for live
-// links, 404 or 410 with a small HTML page otherwise.
+// links, the password page for protected ones, 404 or 410 with a small
+// HTML page otherwise.
 func handleRedirect(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		code := chi.URLParam(r, "code")
 		link, err := d.Service.Resolve(r.Context(), code)
 		if err != nil {
+			if app.ErrorCode(err) == app.EPROTECTED {
+				servePasswordPage(w, r, d, code, http.StatusOK, "") // protected.go
+				return
+			}
 			renderProblem(w, r, d, err)
 			return
 		}

@@ -15,14 +15,25 @@ import (
 func PublicRoutes(redirectStatus int) []telemetry.Route {
 	common := []int{http.StatusInternalServerError}
 	with := func(codes ...int) []int { return append(codes, common...) }
+	unlockStatus := redirectStatus
+	if unlockStatus == http.StatusTemporaryRedirect || unlockStatus == http.StatusPermanentRedirect {
+		unlockStatus = http.StatusSeeOther // see handleUnlock
+	}
 	return []telemetry.Route{
 		{Method: http.MethodGet, Pattern: "/", Statuses: with(200)},
 		{Method: http.MethodPost, Pattern: "/", Statuses: with(303, 400, 403, 409, 413, 422, 429, 503)},
 		{Method: http.MethodPost, Pattern: "/api/v1/links", Statuses: with(201, 400, 403, 409, 413, 422, 429, 503)},
-		{Method: http.MethodGet, Pattern: "/api/v1/links/{code}", Statuses: with(200, 404)},
+		{Method: http.MethodGet, Pattern: "/api/v1/links", Statuses: with(200, 401, 403, 422, 503)},
+		{Method: http.MethodGet, Pattern: "/api/v1/links/{code}", Statuses: with(200, 404, 503)},
+		{Method: http.MethodPatch, Pattern: "/api/v1/links/{code}", Statuses: with(200, 400, 401, 403, 404, 410, 413, 422, 503)},
 		{Method: http.MethodDelete, Pattern: "/api/v1/links/{code}", Statuses: with(204, 401, 403, 404, 503)},
-		{Method: http.MethodGet, Pattern: "/{code}", Statuses: with(redirectStatus, 404, 410)},
-		{Method: http.MethodGet, Pattern: "/{code}/qr", Statuses: with(200, 404, 410)},
+		{Method: http.MethodGet, Pattern: "/api/v1/links/{code}/visits", Statuses: with(200, 404, 422, 503)},
+		{Method: http.MethodGet, Pattern: "/api/v1/export", Statuses: with(200, 401, 403, 422)},
+		{Method: http.MethodPost, Pattern: "/api/v1/import", Statuses: with(200, 400, 401, 403, 409, 413)},
+		{Method: http.MethodGet, Pattern: "/{code}", Statuses: with(redirectStatus, 200, 404, 410, 503)},
+		{Method: http.MethodPost, Pattern: "/{code}", Statuses: with(unlockStatus, 400, 403, 404, 410, 413, 429, 503)},
+		{Method: http.MethodGet, Pattern: "/{code}+", Statuses: with(200, 404, 410, 503)},
+		{Method: http.MethodGet, Pattern: "/{code}/qr", Statuses: with(200, 404, 410, 503)},
 		{Method: http.MethodGet, Pattern: "/static/*", Statuses: with(200, 404)},
 		{Method: http.MethodGet, Pattern: "/healthz", Statuses: []int{200}},
 		{Method: http.MethodGet, Pattern: "/readyz", Statuses: []int{200, 503}},
@@ -47,6 +58,11 @@ func NewPublic(d Deps) http.Handler {
 	// Fault injection runs after routing (inline middleware) so injected
 	// failures carry their real route label, like a real bug would.
 	limit := d.Limiter.middleware(d.now)
+	if d.Guesses == nil {
+		d.Guesses = NewGuessLimiter(nil)
+	}
+	d.imports = make(chan struct{}, 1)
+	admin := requireAdmin(d.AdminKeys, d.Logger)
 	r.Group(func(r chi.Router) {
 		r.Use(d.Fault.middleware)
 		r.With(securityHeaders).Method(http.MethodGet, "/", handleIndex(d))
@@ -54,12 +70,20 @@ func NewPublic(d Deps) http.Handler {
 		r.With(securityHeaders).Method(http.MethodGet, "/static/*", handleStatic(staticFS()))
 
 		r.With(limit).Method(http.MethodPost, "/api/v1/links", handleCreateLink(d))
+		r.With(admin).Method(http.MethodGet, "/api/v1/links", handleListLinks(d))
 		r.Method(http.MethodGet, "/api/v1/links/{code}", handleGetLink(d))
-		r.With(requireAdmin(d.AdminKeys, d.Logger)).Method(http.MethodDelete, "/api/v1/links/{code}", handleDeleteLink(d))
+		r.With(admin).Method(http.MethodPatch, "/api/v1/links/{code}", handleUpdateLink(d))
+		r.With(admin).Method(http.MethodDelete, "/api/v1/links/{code}", handleDeleteLink(d))
+		r.Method(http.MethodGet, "/api/v1/links/{code}/visits", handleLinkVisits(d))
+		r.With(admin).Method(http.MethodGet, "/api/v1/export", handleExport(d))
+		r.With(admin).Method(http.MethodPost, "/api/v1/import", handleImport(d))
 
 		// The redirect has no body; its HTML error pages set the security
-		// headers themselves (renderProblem), so the hot path skips them.
+		// headers themselves (renderProblem, and servePasswordPage for a
+		// protected link), so the hot path skips them.
 		r.Method(http.MethodGet, "/{code}", handleRedirect(d))
+		r.Method(http.MethodPost, "/{code}", handleUnlock(d))
+		r.With(securityHeaders).Method(http.MethodGet, "/{code}+", handlePreview(d))
 		r.With(securityHeaders).Method(http.MethodGet, "/{code}/qr", handleQR(d))
 	})
 

@@ -33,6 +33,14 @@ type Deps struct {
 	CookieKey      []byte // signs the web page's list of links
 	Fault          Fault
 	Limiter        *RateLimiter // optional, on link creation
+	// Guesses limits password guesses per client and per link (nil: the
+	// defaults, trusting no proxy).
+	Guesses *GuessLimiter
+	// MaxImportBytes bounds a file sent to POST /api/v1/import (0:
+	// DefaultMaxImportBytes).
+	MaxImportBytes int64
+
+	imports chan struct{} // one import at a time (set by NewPublic)
 	// Now is the one clock of the HTTP layer (link states, rate limits).
 	// nil: the service's clock (Service.Now), else time.Now; so a test that
 	// sets Service.Now moves the handlers' time too.

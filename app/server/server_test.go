@@ -56,6 +56,9 @@ func newTestServer(t *testing.T, mod func(*server.Deps)) *testServer {
 		Visits:   app.NewVisitCounter(db, logger, nil),
 		Observer: metrics,
 		Now:      clock.Now,
+		// Cheap Argon2id parameters keep password tests fast; app's tests
+		// check the production defaults.
+		Passwords: app.NewPasswordHasher(app.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}),
 	}
 	storeHealth := app.NewStoreHealth(db, db, app.StoreHealthOptions{Now: clock.Now, OnWriteStatus: metrics.SetStoreWritable})
 	storeHealth.ProbeWrite(ctx)
@@ -129,7 +132,7 @@ func TestCreateLinkAPI(t *testing.T) {
 		{"not an object", `["https://example.com"]`, 422, `JSON object`},
 		{"empty body", ``, 400, `body is empty`},
 		{"two objects", `{"url":"https://a.example"}{"url":"https://b.example"}`, 400, `exactly one JSON object`},
-		{"unknown field", `{"url":"https://example.com","extra":1}`, 422, `allowed fields are url, alias and expires_at`},
+		{"unknown field", `{"url":"https://example.com","extra":1}`, 422, `allowed fields are url, alias, expires_at and password`},
 		{"wrong type", `{"url":42}`, 422, `field "url" must be a string`},
 		{"missing url", `{"alias":"abc"}`, 422, `"url" is required`},
 		{"bad scheme", `{"url":"javascript:alert(1)"}`, 422, `only http and https`},

@@ -78,6 +78,14 @@ func TestAPIOnPostgres(t *testing.T) {
 		{"ReadyzReasonOnlyOnAdmin", TestReadyzReasonOnlyOnAdmin},
 		{"ReadyzStaysReadyWhenStoreRefusesWrites", TestReadyzStaysReadyWhenStoreRefusesWrites},
 		{"PublicReadyzCostsOneStoreCheckPerInterval", TestPublicReadyzCostsOneStoreCheckPerInterval},
+		{"ListLinksAPI", TestListLinksAPI},
+		{"UpdateLinkAPI", TestUpdateLinkAPI},
+		{"LinkVisitsAPI", TestLinkVisitsAPI},
+		{"ProtectedLinkAnswers", TestProtectedLinkAnswers},
+		{"PasswordGuessLimits", TestPasswordGuessLimits},
+		{"ExportImportAPI", TestExportImportAPI},
+		{"ImportAndExportAnswers", TestImportAndExportAnswers},
+		{"PreviewPage", TestPreviewPage},
 	} {
 		t.Run(tc.name, tc.fn)
 	}

@@ -148,11 +148,8 @@ func (d Deps) historyLinks(r *http.Request, codes []string) []pageLink {
 			continue
 		}
 		pl := pageLink{Code: l.Code, ShortURL: d.shortURL(l.Code), URL: l.URL}
-		switch l.State(d.now()) {
-		case app.LinkExpired:
-			pl.State = "expired"
-		case app.LinkDeleted:
-			pl.State = "deleted"
+		if st := l.State(d.now()); st != app.LinkLive {
+			pl.State = st.String()
 		}
 		out = append(out, pl)
 	}

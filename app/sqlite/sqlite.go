@@ -43,7 +43,13 @@ type queries struct {
 	Bootstrap string `json:"bootstrap"` // creates the migrations table
 	Applied   string `json:"applied"`   // version, kind of applied steps
 	Record    string `json:"record"`    // marks a step applied
-	Find      string `json:"find"`
+	// Find reads the six columns of the first releases; FindLink, when
+	// set, reads every column and is used instead (a previous release's
+	// snapshot has only Find). The same holds for the other pairs below:
+	// a statement this build added is empty in an earlier snapshot, and
+	// the store then does what that release did.
+	Find      string `json:"find,omitempty"`
+	FindLink  string `json:"find_link,omitempty"`
 	Insert    string `json:"insert"`
 	Delete    string `json:"delete"`
 	AddVisits string `json:"add_visits"` // one statement per batch: a JSON object code -> count
@@ -52,6 +58,16 @@ type queries struct {
 	Probe     string `json:"write_probe"`
 	SecretPut string `json:"secret_put"`
 	SecretGet string `json:"secret_get"`
+
+	// Added with expand step 0004 (link controls and daily visits).
+	InsertProtected string `json:"insert_protected,omitempty"`
+	AddDailyVisits  string `json:"add_daily_visits,omitempty"` // same transaction as AddVisits
+	Scan            string `json:"scan,omitempty"`
+	Update          string `json:"update,omitempty"`
+	ImportInsert    string `json:"import_insert,omitempty"`
+	ImportExisting  string `json:"import_existing,omitempty"`
+	DailyVisits     string `json:"daily_visits,omitempty"`
+	PruneVisits     string `json:"prune_visits,omitempty"`
 }
 
 // current are this build's statements.
@@ -59,16 +75,39 @@ var current = queries{
 	Bootstrap: `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL, kind TEXT NOT NULL DEFAULT 'expand')`,
 	Applied:   `SELECT version, kind FROM schema_migrations`,
 	Record:    `INSERT INTO schema_migrations (version, applied_at, kind) VALUES (?, ?, ?)`,
-	Find:      `SELECT code, url, created_at, expires_at, deleted_at, visits FROM links WHERE code = ?`,
+	FindLink:  `SELECT ` + linkColumns + ` FROM links WHERE code = ?`,
 	Insert:    `INSERT INTO links (code, url, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-	Delete:    `UPDATE links SET deleted_at = ? WHERE code = ? AND deleted_at IS NULL`,
+	Delete:    `UPDATE links SET deleted_at = ? WHERE code = ? AND (deleted_at IS NULL OR deleted_at = 0)`,
 	AddVisits: `UPDATE links SET visits = visits + j.value FROM json_each(?) AS j WHERE links.code = j.key`,
 	ChangeSeq: `SELECT seq FROM link_changes WHERE id = 1`,
-	Targets:   `SELECT code, url, expires_at FROM links WHERE code > ? AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY code LIMIT ?`,
+	// Live links only: not deleted (a guard's 0 is not a delete), not
+	// disabled, not expired; whether a password exists, never its hash.
+	Targets: `SELECT code, url, expires_at, coalesce(password_hash, '') <> '' FROM links
+		WHERE code > ? AND (deleted_at IS NULL OR deleted_at = 0) AND disabled_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+		ORDER BY code LIMIT ?`,
 	Probe:     `INSERT INTO settings (name, value) VALUES ('write_probe', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
 	SecretPut: `INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)`,
 	SecretGet: `SELECT value FROM settings WHERE name = ?`,
+
+	InsertProtected: `INSERT INTO links (code, url, created_at, expires_at, password_hash, deleted_at) VALUES (?, ?, ?, ?, ?, 0)`,
+	AddDailyVisits: `INSERT INTO link_visits_daily (code, day, visits)
+		SELECT j.key, ?, j.value FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM links WHERE links.code = j.key)
+		ON CONFLICT (code, day) DO UPDATE SET visits = visits + excluded.visits`,
+	Scan: `SELECT ` + linkColumns + ` FROM links
+		WHERE (created_at, code) < (?, ?) AND created_at >= ? AND created_at < ?
+		ORDER BY created_at DESC, code DESC LIMIT ?`,
+	Update: `UPDATE links SET url = ?, expires_at = ?, disabled_at = ?, password_hash = ?, deleted_at = ? WHERE code = ?`,
+	ImportInsert: `INSERT INTO links (code, url, created_at, expires_at, deleted_at, disabled_at, password_hash, visits)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING`,
+	ImportExisting: `SELECT url FROM links WHERE code = ?`,
+	DailyVisits:    `SELECT day, visits FROM link_visits_daily WHERE code = ? AND day >= ? AND day < ? ORDER BY day`,
+	PruneVisits: `DELETE FROM link_visits_daily WHERE (code, day) IN
+		(SELECT code, day FROM link_visits_daily WHERE day < ? LIMIT ?)`,
 }
+
+// linkColumns are what FindLink and Scan read, in scanLink's order. A
+// guarded link's deleted_at of 0 reads as not deleted (expand step 0004).
+const linkColumns = `code, url, created_at, expires_at, NULLIF(deleted_at, 0), visits, disabled_at, password_hash`
 
 // DB is an open database with its writer and reader pools.
 type DB struct {
@@ -81,6 +120,13 @@ type DB struct {
 	findStmt   *sql.Stmt
 	insertStmt *sql.Stmt
 	deleteStmt *sql.Stmt
+	// findAll: findStmt reads every column (FindLink), not the first
+	// release's six (a previous release's statements, in the
+	// compatibility test).
+	findAll bool
+
+	// now is the clock of the per-day visit counts (SetClock).
+	now func() time.Time
 
 	// steps are the migrations this build knows, loaded once at Open;
 	// Ready checks that every expand step of them is applied.
@@ -136,7 +182,7 @@ func open(ctx context.Context, path string, readers int, q queries, steps []migr
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
-	db := &DB{path: path, writer: writer, q: q, steps: steps}
+	db := &DB{path: path, writer: writer, q: q, steps: steps, now: time.Now}
 	if _, err := db.migrate(ctx, false); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -155,7 +201,12 @@ func open(ctx context.Context, path string, readers int, q queries, steps []migr
 		}
 		*dst, err = pool.PrepareContext(ctx, query)
 	}
-	prepare(reader, &db.findStmt, q.Find)
+	find := q.FindLink
+	db.findAll = find != ""
+	if !db.findAll {
+		find = q.Find
+	}
+	prepare(reader, &db.findStmt, find)
 	prepare(writer, &db.insertStmt, q.Insert)
 	prepare(writer, &db.deleteStmt, q.Delete)
 	if err != nil {
@@ -321,7 +372,15 @@ func timeOrNil(v sql.NullInt64) *time.Time {
 
 // CreateLink inserts a link; a taken code gives ECONFLICT.
 func (db *DB) CreateLink(ctx context.Context, l *app.Link) error {
-	_, err := db.insertStmt.ExecContext(ctx, l.Code, l.URL, l.CreatedAt.UnixMilli(), msOrNil(l.ExpiresAt))
+	var err error
+	if l.PasswordHash != "" {
+		if db.q.InsertProtected == "" {
+			return errors.New("insert link: this store's statements cannot protect a link")
+		}
+		_, err = db.writer.ExecContext(ctx, db.q.InsertProtected, l.Code, l.URL, l.CreatedAt.UnixMilli(), msOrNil(l.ExpiresAt), l.PasswordHash)
+	} else {
+		_, err = db.insertStmt.ExecContext(ctx, l.Code, l.URL, l.CreatedAt.UnixMilli(), msOrNil(l.ExpiresAt))
+	}
 	if err != nil {
 		return fmt.Errorf("insert link: %w", classify(err))
 	}
@@ -330,21 +389,37 @@ func (db *DB) CreateLink(ctx context.Context, l *app.Link) error {
 
 // FindLink returns the link with code, whatever its state.
 func (db *DB) FindLink(ctx context.Context, code string) (*app.Link, error) {
-	var (
-		l                  app.Link
-		created            int64
-		expires, deletedAt sql.NullInt64
-	)
-	err := db.findStmt.QueryRowContext(ctx, code).Scan(&l.Code, &l.URL, &created, &expires, &deletedAt, &l.Visits)
+	l, err := scanLink(db.findStmt.QueryRowContext(ctx, code), db.findAll)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, app.Errorf(app.ENOTFOUND, "no link with code %q", code)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find link: %w", classify(err))
 	}
+	return l, nil
+}
+
+// scanLink reads a row of linkColumns (all) or of the first release's six
+// columns.
+func scanLink(row interface{ Scan(...any) error }, all bool) (*app.Link, error) {
+	var (
+		l                            app.Link
+		created                      int64
+		expires, deletedAt, disabled sql.NullInt64
+		hash                         sql.NullString
+	)
+	dest := []any{&l.Code, &l.URL, &created, &expires, &deletedAt, &l.Visits}
+	if all {
+		dest = append(dest, &disabled, &hash)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
 	l.CreatedAt = time.UnixMilli(created).UTC()
 	l.ExpiresAt = timeOrNil(expires)
 	l.DeletedAt = timeOrNil(deletedAt)
+	l.DisabledAt = timeOrNil(disabled)
+	l.PasswordHash = hash.String
 	return &l, nil
 }
 
@@ -382,16 +457,36 @@ func deletedOne(res sql.Result, code string) error {
 	return nil
 }
 
-// AddVisits adds visit counts in one statement, however many links: the
+// AddVisits adds visit counts in one transaction, however many links: the
 // batch goes in as one JSON object (code -> count) that json_each turns
-// into rows. Codes that do not exist match nothing. The codes are in
-// order, so the update walks the table's pages in order.
+// into rows, once for the links' totals and once for today's counts
+// (link_visits_daily), each one statement. Codes that do not exist match
+// nothing. The codes are in order, so the updates walk the tables' pages
+// in order.
 func (db *DB) AddVisits(ctx context.Context, counts map[string]int64) error {
 	if len(counts) == 0 {
 		return ctx.Err()
 	}
-	if _, err := db.writer.ExecContext(ctx, db.q.AddVisits, visitsJSON(counts)); err != nil {
+	batch := visitsJSON(counts)
+	if db.q.AddDailyVisits == "" {
+		if _, err := db.writer.ExecContext(ctx, db.q.AddVisits, batch); err != nil {
+			return fmt.Errorf("add visits: %w", classify(err))
+		}
+		return nil
+	}
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
 		return fmt.Errorf("add visits: %w", classify(err))
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, db.q.AddVisits, batch); err != nil {
+		return fmt.Errorf("add visits: %w", classify(err))
+	}
+	if _, err := tx.ExecContext(ctx, db.q.AddDailyVisits, dayNumber(db.now()), batch); err != nil {
+		return fmt.Errorf("add daily visits: %w", classify(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add visits: commit: %w", classify(err))
 	}
 	return nil
 }
@@ -436,7 +531,8 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 // ListTargets implements app.TargetSource: up to limit links live at now
-// with codes after after, in code order.
+// with codes after after, in code order; a protected link's target says
+// that it has a password (the hash stays in the store).
 func (db *DB) ListTargets(ctx context.Context, after string, limit int, now time.Time) ([]app.CodeTarget, error) {
 	rows, err := db.reader.QueryContext(ctx, db.q.Targets, after, now.UnixMilli(), limit)
 	if err != nil {
@@ -448,11 +544,16 @@ func (db *DB) ListTargets(ctx context.Context, after string, limit int, now time
 		var (
 			code, url string
 			expires   sql.NullInt64
+			protected bool
 		)
-		if err := rows.Scan(&code, &url, &expires); err != nil {
+		if err := rows.Scan(&code, &url, &expires, &protected); err != nil {
 			return nil, fmt.Errorf("list links: %w", classify(err))
 		}
-		out = append(out, app.CodeTarget{Code: code, Target: app.TargetOf(&app.Link{URL: url, ExpiresAt: timeOrNil(expires)})})
+		t := app.TargetOf(&app.Link{URL: url, ExpiresAt: timeOrNil(expires)})
+		if protected {
+			t.Flags |= app.TargetProtected
+		}
+		out = append(out, app.CodeTarget{Code: code, Target: t})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list links: %w", classify(err))

@@ -36,7 +36,7 @@ func TestMigrationsAppliedOnceAndRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(got, ",") != "0001_links,0002_settings,0003_link_changes" {
+	if strings.Join(got, ",") != "0001_links,0002_settings,0003_link_changes,0004_link_controls" {
 		t.Fatalf("applied migrations %v", got)
 	}
 	// Reopening (a second process, a restart) applies nothing twice.

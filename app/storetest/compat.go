@@ -75,7 +75,7 @@ func RunCompat(t *testing.T, c Compat) {
 	}
 
 	t.Run("previous release passes the contract on the expanded schema", func(t *testing.T) {
-		Run(t, func(t *testing.T) app.LinkStore {
+		RunCore(t, func(t *testing.T) app.LinkStore {
 			prev, _ := previousOnExpanded(t, nil)
 			return prev
 		})

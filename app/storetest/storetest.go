@@ -13,23 +13,40 @@ import (
 	"github.com/obsshort/shortener/app"
 )
 
-// Run runs the contract against stores made by open, a fresh empty store
-// per subtest.
+// Run runs the whole contract against stores made by open, a fresh empty
+// store per subtest: what every release's store does (RunCore) and the
+// link controls (list, update, import, protected and disabled links,
+// per-day visits).
 func Run(t *testing.T, open func(t *testing.T) app.LinkStore) {
-	for _, c := range []struct {
-		name string
-		fn   func(t *testing.T, s app.LinkStore)
-	}{
-		{"create and find", createAndFind},
-		{"code taken", codeTaken},
-		{"unknown code", unknownCode},
-		{"delete twice", deleteTwice},
-		{"expired", expired},
-		{"visits", visits},
-		{"ready", ready},
-		{"cancelled context", cancelled},
-		{"returned links are copies", copies},
-	} {
+	RunCore(t, open)
+	runCases(t, open, controlCases)
+}
+
+// RunCore runs the part of the contract that a previous release's store
+// (its statements, in the compatibility test) passes too.
+func RunCore(t *testing.T, open func(t *testing.T) app.LinkStore) {
+	runCases(t, open, coreCases)
+}
+
+type contractCase struct {
+	name string
+	fn   func(t *testing.T, s app.LinkStore)
+}
+
+var coreCases = []contractCase{
+	{"create and find", createAndFind},
+	{"code taken", codeTaken},
+	{"unknown code", unknownCode},
+	{"delete twice", deleteTwice},
+	{"expired", expired},
+	{"visits", visits},
+	{"ready", ready},
+	{"cancelled context", cancelled},
+	{"returned links are copies", copies},
+}
+
+func runCases(t *testing.T, open func(t *testing.T) app.LinkStore, cases []contractCase) {
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
 }
@@ -239,16 +256,43 @@ func RunTargets(t *testing.T, open func(t *testing.T) app.LinkStore) {
 		{Code: "b-expired", URL: "https://b.example/", CreatedAt: base, ExpiresAt: &past},
 		{Code: "d-deleted", URL: "https://d.example/", CreatedAt: base},
 		{Code: "e-live", URL: "https://e.example/", CreatedAt: base},
+		// What the cache needs of access controls: a password is a flag
+		// (never the hash), a disabled link is not listed, and undoing
+		// either leaves a plain link.
+		{Code: "f-protected", URL: "https://f.example/", CreatedAt: base, ExpiresAt: &later, PasswordHash: targetsHash},
+		{Code: "g-disabled", URL: "https://g.example/", CreatedAt: base},
+		{Code: "h-reenabled", URL: "https://h.example/", CreatedAt: base},
+		{Code: "i-unprotected", URL: "https://i.example/", CreatedAt: base, PasswordHash: targetsHash},
+		{Code: "j-deleted-protected", URL: "https://j.example/", CreatedAt: base, PasswordHash: targetsHash},
+		{Code: "k-disabled-protected", URL: "https://k.example/", CreatedAt: base, PasswordHash: targetsHash},
 	} {
 		mustCreate(t, s, l)
 	}
-	if err := s.DeleteLink(ctx, "d-deleted", base); err != nil {
-		t.Fatal(err)
+	for _, code := range []string{"d-deleted", "j-deleted-protected"} {
+		if err := s.DeleteLink(ctx, code, base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for code, u := range map[string]app.LinkUpdate{
+		"g-disabled":           {DisabledAt: &base},
+		"h-reenabled":          {DisabledAt: &base},
+		"k-disabled-protected": {DisabledAt: &base},
+		"i-unprotected":        {ClearPassword: true},
+	} {
+		if _, err := s.UpdateLink(ctx, code, u); err != nil {
+			t.Fatalf("update %s: %v", code, err)
+		}
+	}
+	if _, err := s.UpdateLink(ctx, "h-reenabled", app.LinkUpdate{Enable: true}); err != nil {
+		t.Fatalf("enable h-reenabled: %v", err)
 	}
 	want := []app.CodeTarget{
 		{Code: "a-expiring", Target: app.Target{URL: "https://a.example/?q=1", Flags: app.TargetExpires, ExpiresAt: laterMs.UnixMilli()}},
 		{Code: "c-live", Target: app.Target{URL: "https://c.example/"}},
 		{Code: "e-live", Target: app.Target{URL: "https://e.example/"}},
+		{Code: "f-protected", Target: app.Target{URL: "https://f.example/", Flags: app.TargetProtected | app.TargetExpires, ExpiresAt: laterMs.UnixMilli()}},
+		{Code: "h-reenabled", Target: app.Target{URL: "https://h.example/"}},
+		{Code: "i-unprotected", Target: app.Target{URL: "https://i.example/"}},
 	}
 	var got []app.CodeTarget
 	for after := ""; ; {
@@ -270,7 +314,11 @@ func RunTargets(t *testing.T, open func(t *testing.T) app.LinkStore) {
 	}
 	// At a later time the expiring link is no longer live.
 	page, err := src.ListTargets(ctx, "", 10, later)
-	if err != nil || len(page) != 2 || page[0].Code != "c-live" {
-		t.Errorf("list after the expiry: %+v, %v; want c-live and e-live", page, err)
+	if err != nil || len(page) != 4 || page[0].Code != "c-live" || page[2].Code != "h-reenabled" {
+		t.Errorf("list after the expiry: %+v, %v; want c-live, e-live, h-reenabled and i-unprotected", page, err)
 	}
 }
+
+// targetsHash stands for a password hash in RunTargets: the stores keep
+// it as given, and no listed target may carry it.
+const targetsHash = "$argon2id$v=19$m=65536,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"

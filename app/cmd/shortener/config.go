@@ -50,6 +50,8 @@ type config struct {
 	GCPercent         int
 	MemoryLimitMiB    int
 	BlocklistFile     string
+	ImportMaxMiB      int
+	VisitRetention    int // days
 
 	adminKeys string // from SHORTENER_ADMIN_KEYS only
 }
@@ -95,6 +97,8 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.IntVar(&c.GCPercent, "gc-percent", 400, "Go GC target percentage (the GOGC environment variable wins when set)")
 	fs.IntVar(&c.MemoryLimitMiB, "memory-limit-mib", 0, "Go soft memory limit in MiB; 0: 48 MiB above the redirect cache's size, following it as it fills (GOMEMLIMIT wins when set)")
 	fs.StringVar(&c.BlocklistFile, "blocklist-file", "", "file of blocked target hosts, one per line (# comments; a host blocks its subdomains); reloaded when it changes")
+	fs.IntVar(&c.ImportMaxMiB, "import-max-mib", 512, "largest file POST /api/v1/import accepts, in MiB (read as a stream: this bounds time, not memory)")
+	fs.IntVar(&c.VisitRetention, "visit-retention-days", 365, "days of per-day visit counts kept (today included); older days are deleted hourly, totals stay")
 
 	// Environment first, so flags given on the command line override it.
 	var envErr error
@@ -182,6 +186,12 @@ func (c *config) validate() error {
 	if c.DBTimeout < 10*time.Millisecond {
 		return fmt.Errorf("--db-timeout %v: must be at least 10ms", c.DBTimeout)
 	}
+	if c.ImportMaxMiB < 1 {
+		return fmt.Errorf("--import-max-mib %d: must be at least 1", c.ImportMaxMiB)
+	}
+	if c.VisitRetention < 1 {
+		return fmt.Errorf("--visit-retention-days %d: must be at least 1", c.VisitRetention)
+	}
 	if c.MaxConnections < 1 {
 		return fmt.Errorf("--max-connections %d: must be at least 1", c.MaxConnections)
 	}
@@ -209,7 +219,9 @@ func (c *config) loadAdminKeys() (*server.AdminKeys, error) {
 
 func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, "shortener: a URL shortener with metrics, traces and deploy gates.\n\n")
-	fmt.Fprintf(w, "Usage: shortener [flags]\n       shortener migrate [--contract] [--force] [--db ...]\n\nEvery flag can also be set by the environment variable shown.\n\n")
+	fmt.Fprintf(w, "Usage: shortener [flags]\n       shortener migrate [--contract] [--force] [--db ...]\n"+
+		"       shortener export [--db ...] [--format jsonl|csv] > FILE\n       shortener import [--db ...] [--format auto|jsonl|csv|shlink|yourls|plain] FILE\n\n"+
+		"Every flag can also be set by the environment variable shown.\n\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		def := f.DefValue
 		if def == "" {
@@ -217,7 +229,7 @@ func usage(fs *flag.FlagSet, w io.Writer) {
 		}
 		fmt.Fprintf(w, "  --%s (env %s, default %s)\n      %s\n", f.Name, envName(f.Name), def, f.Usage)
 	})
-	fmt.Fprintf(w, "\n  SHORTENER_ADMIN_KEYS (env only)\n      comma-separated admin API keys for DELETE /api/v1/links/{code}\n")
+	fmt.Fprintf(w, "\n  SHORTENER_ADMIN_KEYS (env only)\n      comma-separated admin API keys for the admin API (list, update, delete, export, import)\n")
 	fmt.Fprintf(w, "\nTracing uses the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER, OTEL_SERVICE_NAME, ...).\n")
 }
 

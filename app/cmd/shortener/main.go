@@ -50,6 +50,9 @@ const (
 	// (one small row rewritten): the shortener_store_writable gauge and the
 	// admin /readyz detail are at most this old.
 	writeProbeInterval = 5 * time.Second
+	// visitPruneInterval is how often per-day visit counts older than
+	// --visit-retention-days are deleted.
+	visitPruneInterval = time.Hour
 )
 
 // runOptions are decisions that belong to the process rather than to one
@@ -79,8 +82,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_, err := fmt.Fprintf(stdout, "shortener %s (revision %s, %s)\n", version, revision, runtime.Version())
 		return err
 	}
-	if len(args) > 0 && args[0] == "migrate" {
-		return runMigrate(ctx, args[1:], getenv, stdout)
+	if len(args) > 0 {
+		switch args[0] {
+		case "migrate":
+			return runMigrate(ctx, args[1:], getenv, stdout)
+		case "export":
+			return runExport(ctx, args[1:], getenv, stdout)
+		case "import":
+			return runImport(ctx, args[1:], getenv, stdout)
+		}
 	}
 	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
@@ -146,6 +156,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	codeKey, err := db.Secret(ctx, importCodeKey, 32)
+	if err != nil {
+		return err
+	}
 
 	var store app.LinkStore = db
 	if cfg.Telemetry {
@@ -176,7 +190,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if memLimitFollows {
 		flushDone.Go(func() { followCacheMemory(flushCtx, links, time.Second) })
 	}
+	// The fill waits for the watch's first reading of the change counter:
+	// a change committed after a page of the fill was read then moves the
+	// counter past that reading, and the next poll drops the stale page.
+	changes := newFirstRead(db)
 	flushDone.Go(func() {
+		select {
+		case <-changes.read:
+		case <-flushCtx.Done():
+			return
+		}
 		start := time.Now()
 		n, err := cache.Fill(flushCtx, db, cfg.CacheSize, time.Now)
 		if err != nil && flushCtx.Err() == nil {
@@ -189,7 +212,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// A database that is down fails every check: say so once a minute
 		// (the poll and the feed both report here).
 		var lastWarn atomic.Int64
-		cache.WatchWith(flushCtx, db, watchOptions(db, cfg.CacheTTL/2, func(err error) {
+		cache.WatchWith(flushCtx, changes, watchOptions(db, cfg.CacheTTL/2, func(err error) {
 			now, last := time.Now().UnixNano(), lastWarn.Load()
 			if now-last >= int64(time.Minute) && lastWarn.CompareAndSwap(last, now) {
 				logger.Warn("link change check failed (said at most once a minute)", "err", err)
@@ -209,6 +232,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Cache:     cache,
 		Visits:    visits,
 		SelfHosts: []string{base.Host, cfg.Addr},
+		CodeKey:   codeKey,
 	}
 	if metrics != nil {
 		svc.Observer = metrics
@@ -227,11 +251,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		limiter = server.NewRateLimiter(cfg.RateLimit, cfg.RateBurst, trusted)
 	}
 	flushDone.Go(func() { storeHealth.Run(flushCtx, writeProbeInterval) })
+	flushDone.Go(func() { svc.RunVisitRetention(flushCtx, cfg.VisitRetention, visitPruneInterval, logger) })
 	health := &server.Health{Store: storeHealth}
 	deps := server.Deps{
 		Service: svc, Logger: logger, Metrics: metrics, Tracing: tracing, Registry: reg,
 		Health: health, BaseURL: cfg.BaseURL, RedirectStatus: cfg.RedirectStatus,
 		AdminKeys: keys, CookieKey: cookieKey, Fault: fault, Limiter: limiter,
+		Guesses: server.NewGuessLimiter(trusted), MaxImportBytes: int64(cfg.ImportMaxMiB) << 20,
 	}
 
 	publicLn, err := net.Listen("tcp", cfg.Addr)

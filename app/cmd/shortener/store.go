@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/obsshort/shortener/app"
@@ -70,4 +71,25 @@ func watchOptions(db database, interval time.Duration, onError func(error), onFe
 		o.Feed, o.KeepOnError, o.OnFeed = pg, true, onFeed
 	}
 	return o
+}
+
+// firstRead is a change source that closes read once a reading of the
+// counter succeeded.
+type firstRead struct {
+	app.ChangeSource
+	once sync.Once
+	read chan struct{}
+}
+
+func newFirstRead(src app.ChangeSource) *firstRead {
+	return &firstRead{ChangeSource: src, read: make(chan struct{})}
+}
+
+// ChangeSeq implements app.ChangeSource.
+func (f *firstRead) ChangeSeq(ctx context.Context) (int64, error) {
+	seq, err := f.ChangeSource.ChangeSeq(ctx)
+	if err == nil {
+		f.once.Do(func() { close(f.read) })
+	}
+	return seq, err
 }
