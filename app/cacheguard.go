@@ -41,13 +41,13 @@ func NewGuardedCache(inner PurgeableCache) *GuardedCache {
 }
 
 // Get implements Cache.
-func (c *GuardedCache) Get(code string) (*Link, bool) { return c.inner.Get(code) }
+func (c *GuardedCache) Get(code string) (Target, bool) { return c.inner.Get(code) }
 
 // Add implements Cache.
-func (c *GuardedCache) Add(code string, l *Link) bool {
+func (c *GuardedCache) Add(code string, t Target) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.inner.Add(code, l)
+	return c.inner.Add(code, t)
 }
 
 // Remove implements Cache.
@@ -60,12 +60,12 @@ func (c *GuardedCache) Version() uint64 {
 	return c.version
 }
 
-// AddIfVersion adds l unless the cache was purged since Version returned v.
-func (c *GuardedCache) AddIfVersion(v uint64, code string, l *Link) {
+// AddIfVersion adds t unless the cache was purged since Version returned v.
+func (c *GuardedCache) AddIfVersion(v uint64, code string, t Target) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.version == v {
-		c.inner.Add(code, l)
+		c.inner.Add(code, t)
 	}
 }
 

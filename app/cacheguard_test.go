@@ -13,17 +13,17 @@ import (
 
 type purgeableMap struct {
 	mu sync.Mutex
-	m  map[string]*app.Link
+	m  map[string]app.Target
 }
 
-func (c *purgeableMap) Get(k string) (*app.Link, bool) {
+func (c *purgeableMap) Get(k string) (app.Target, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l, ok := c.m[k]
 	return l, ok
 }
 
-func (c *purgeableMap) Add(k string, l *app.Link) bool {
+func (c *purgeableMap) Add(k string, l app.Target) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m[k] = l
@@ -44,6 +44,24 @@ func (c *purgeableMap) Purge() {
 	clear(c.m)
 }
 
+// guardedKinds are the caches the guard is tested around: a plain map,
+// and the RedirectCache the server uses, whose removals and purges must
+// invalidate alike.
+var guardedKinds = []struct {
+	name string
+	new  func() app.PurgeableCache
+}{
+	{"map", func() app.PurgeableCache { return &purgeableMap{m: map[string]app.Target{}} }},
+	{"redirect cache", func() app.PurgeableCache { return app.NewRedirectCache(1000) }},
+}
+
+// eachGuarded runs test once per cache kind, each behind a GuardedCache.
+func eachGuarded(t *testing.T, test func(t *testing.T, c *app.GuardedCache)) {
+	for _, kind := range guardedKinds {
+		t.Run(kind.name, func(t *testing.T) { test(t, app.NewGuardedCache(kind.new())) })
+	}
+}
+
 type changeFunc func(context.Context) (int64, error)
 
 func (f changeFunc) ChangeSeq(ctx context.Context) (int64, error) { return f(ctx) }
@@ -60,7 +78,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestGuardedCachePurgesOnChangeAndOnError(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]*app.Link{}})
+	eachGuarded(t, testGuardedCachePurgesOnChangeAndOnError)
+}
+
+func testGuardedCachePurgesOnChangeAndOnError(t *testing.T, c *app.GuardedCache) {
 	var seq atomic.Int64
 	var fail atomic.Bool
 	var errs, polls atomic.Int64
@@ -75,7 +96,7 @@ func TestGuardedCachePurgesOnChangeAndOnError(t *testing.T) {
 	defer cancel()
 	go c.Watch(ctx, src, 5*time.Millisecond, func(error) { errs.Add(1) })
 
-	c.Add("abc", &app.Link{Code: "abc"})
+	c.Add("abc", app.Target{URL: "https://example.com/abc"})
 	// Several polls must have run, and seen no change, before the entry is
 	// checked; otherwise the check proves nothing.
 	after := polls.Load()
@@ -89,20 +110,23 @@ func TestGuardedCachePurgesOnChangeAndOnError(t *testing.T) {
 	seq.Add(1)
 	waitFor(t, "purge after a change", func() bool { _, ok := c.Get("abc"); return !ok })
 
-	c.Add("abc", &app.Link{Code: "abc"})
+	c.Add("abc", app.Target{URL: "https://example.com/abc"})
 	fail.Store(true)
 	waitFor(t, "purge after a failed poll", func() bool { _, ok := c.Get("abc"); return !ok && errs.Load() > 0 })
 }
 
 func TestGuardedCacheRefusesAddAcrossPurge(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]*app.Link{}})
+	eachGuarded(t, testGuardedCacheRefusesAddAcrossPurge)
+}
+
+func testGuardedCacheRefusesAddAcrossPurge(t *testing.T, c *app.GuardedCache) {
 	v := c.Version()
 	c.Purge() // a delete elsewhere was noticed while the store read ran
-	c.AddIfVersion(v, "abc", &app.Link{Code: "abc"})
+	c.AddIfVersion(v, "abc", app.Target{URL: "https://example.com/abc"})
 	if _, ok := c.Get("abc"); ok {
 		t.Fatal("a link read before the purge was cached after it")
 	}
-	c.AddIfVersion(c.Version(), "abc", &app.Link{Code: "abc"})
+	c.AddIfVersion(c.Version(), "abc", app.Target{URL: "https://example.com/abc"})
 	if _, ok := c.Get("abc"); !ok {
 		t.Fatal("add with the current version was refused")
 	}
@@ -148,8 +172,9 @@ func (f *fakeFeed) ListenChanges(ctx context.Context, listening func(), changed 
 // while the feed is down, the counter poll still catches a change; a failed
 // poll keeps the entries when KeepOnError says so, and the first poll that
 // works again empties the cache if the counter moved meanwhile.
-func TestGuardedCacheFollowsAFeed(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]*app.Link{}})
+func TestGuardedCacheFollowsAFeed(t *testing.T) { eachGuarded(t, testGuardedCacheFollowsAFeed) }
+
+func testGuardedCacheFollowsAFeed(t *testing.T, c *app.GuardedCache) {
 	var seq atomic.Int64
 	var fail atomic.Bool
 	var polls atomic.Int64
@@ -178,7 +203,7 @@ func TestGuardedCacheFollowsAFeed(t *testing.T) {
 	has := func(code string) bool { _, ok := c.Get(code); return ok }
 	fill := func(codes ...string) {
 		for _, k := range codes {
-			c.Add(k, &app.Link{Code: k})
+			c.Add(k, app.Target{URL: "https://example.com/" + k})
 		}
 	}
 
@@ -215,7 +240,10 @@ func TestGuardedCacheFollowsAFeed(t *testing.T) {
 // a failed poll keeps the entries (a restarting database deletes nothing);
 // the first poll that works empties the cache only if the counter moved.
 func TestGuardedCacheKeepsEntriesWhileTheStoreIsUnreachable(t *testing.T) {
-	c := app.NewGuardedCache(&purgeableMap{m: map[string]*app.Link{}})
+	eachGuarded(t, testGuardedCacheKeepsEntriesWhileTheStoreIsUnreachable)
+}
+
+func testGuardedCacheKeepsEntriesWhileTheStoreIsUnreachable(t *testing.T, c *app.GuardedCache) {
 	var seq atomic.Int64
 	var fail atomic.Bool
 	var polls, errs atomic.Int64
@@ -230,7 +258,7 @@ func TestGuardedCacheKeepsEntriesWhileTheStoreIsUnreachable(t *testing.T) {
 	defer cancel()
 	go c.WatchWith(ctx, src, app.WatchOptions{Interval: 5 * time.Millisecond, KeepOnError: true, OnError: func(error) { errs.Add(1) }})
 	waitFor(t, "the first poll", func() bool { return polls.Load() >= 1 })
-	c.Add("abc", &app.Link{Code: "abc"})
+	c.Add("abc", app.Target{URL: "https://example.com/abc"})
 	fail.Store(true)
 	n := errs.Load()
 	waitFor(t, "three failed polls", func() bool { return errs.Load() >= n+3 })

@@ -22,20 +22,10 @@ type Link struct {
 	Visits       int64
 }
 
-// State tells whether a link redirects at time now. A deleted link stays
-// deleted; a disabled one answers like a removed one until re-enabled.
-func (l *Link) State(now time.Time) LinkState {
-	switch {
-	case l.DeletedAt != nil:
-		return LinkDeleted
-	case l.DisabledAt != nil:
-		return LinkDisabled
-	case l.ExpiresAt != nil && !now.Before(*l.ExpiresAt):
-		return LinkExpired
-	default:
-		return LinkLive
-	}
-}
+// State tells whether a link redirects at time now (by its Target: links
+// and cached targets follow one rule). Expiry counts in whole
+// milliseconds, the precision stored links have.
+func (l *Link) State(now time.Time) LinkState { return TargetOf(l).State(now) }
 
 // Protected reports whether following the link needs its password.
 func (l *Link) Protected() bool { return l.PasswordHash != "" }

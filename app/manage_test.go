@@ -151,7 +151,7 @@ func TestUpdate(t *testing.T) {
 	for _, kind := range storeKinds {
 		t.Run(kind.name, func(t *testing.T) {
 			now := t0
-			cache := &mapCache{m: map[string]*app.Link{}}
+			cache := &mapCache{m: map[string]app.Target{}}
 			svc := newService(t, kind.open(t), &now)
 			svc.Cache = cache
 			if _, err := svc.Create(ctx, app.CreateRequest{URL: "https://old.example/", Alias: "upd"}); err != nil {
@@ -196,7 +196,7 @@ func TestUpdate(t *testing.T) {
 			if _, ok := cache.m["upd"]; ok {
 				t.Fatal("the cached link survived its update")
 			}
-			if got, _ := svc.Resolve(ctx, "upd"); got == nil || got.URL != good {
+			if got, _ := svc.Resolve(ctx, "upd"); got.URL != good {
 				t.Fatalf("resolve after update: %+v", got)
 			}
 			off, on := true, false
@@ -240,7 +240,7 @@ func TestProtectedLink(t *testing.T) {
 				t.Fatalf("stored password %q", l.PasswordHash)
 			}
 			got, err := svc.Resolve(ctx, "locked")
-			if app.ErrorCode(err) != app.EPROTECTED || got != nil {
+			if app.ErrorCode(err) != app.EPROTECTED || got != (app.Target{}) {
 				t.Fatalf("resolve a protected link: %+v %v, want EPROTECTED and no link", got, err)
 			}
 			if _, err := svc.Unlock(ctx, "locked", "open says me"); app.ErrorCode(err) != app.EFORBIDDEN {

@@ -8,11 +8,11 @@ import (
 )
 
 // Cache is the bounded in-memory cache in front of the store on the redirect
-// path. Entries expire after a short TTL so that a delete made by another
-// process sharing the database takes effect within seconds.
+// path: code to Target (RedirectCache). A change made by another process
+// sharing the database reaches it through a GuardedCache.
 type Cache interface {
-	Get(code string) (*Link, bool)
-	Add(code string, l *Link) bool
+	Get(code string) (Target, bool)
+	Add(code string, t Target) bool
 	Remove(code string) bool
 }
 
@@ -186,72 +186,98 @@ func futureExpiry(exp, now time.Time) (time.Time, error) {
 	return e, nil
 }
 
-// Resolve returns the live link for a redirect and counts the visit in
-// memory. Unknown codes give ENOTFOUND; expired, deleted or disabled links
-// EGONE; a link with a password EPROTECTED (and no link: its target is
-// only for Unlock).
-func (s *Service) Resolve(ctx context.Context, code string) (*Link, error) {
-	link, err := s.followable(ctx, code)
+// Resolve returns the target of a live link for a redirect and counts the
+// visit in memory. Unknown codes give ENOTFOUND; expired, deleted or
+// disabled links EGONE; a link with a password EPROTECTED (and no target:
+// it is only for Unlock). A cached link costs no allocation: the Target's
+// URL points into the cache.
+func (s *Service) Resolve(ctx context.Context, code string) (Target, error) {
+	t, err := s.followable(ctx, code)
 	if err != nil {
-		return nil, err
+		return Target{}, err
 	}
-	if link.Protected() {
+	if t.Protected() {
 		s.observeRedirect(RedirectProtected)
-		return nil, Errorf(EPROTECTED, "link %s is protected by a password", code)
+		return Target{}, Errorf(EPROTECTED, "link %s is protected by a password", code)
 	}
 	s.observeRedirect(RedirectFound)
 	if s.Visits != nil {
 		s.Visits.Add(code)
 	}
-	return link, nil
+	return t, nil
 }
 
-// followable looks code up and refuses links that do not redirect now,
-// reporting why to the observer.
-func (s *Service) followable(ctx context.Context, code string) (*Link, error) {
-	link, err := s.lookup(ctx, code)
+// followable looks code up (in the cache first) and refuses links that do
+// not redirect now, reporting why to the observer.
+func (s *Service) followable(ctx context.Context, code string) (Target, error) {
+	t, err := s.lookup(ctx, code)
 	if err != nil {
 		if ErrorCode(err) == ENOTFOUND {
 			s.observeRedirect(RedirectNotFound)
 		}
-		return nil, err
+		return Target{}, err
 	}
-	switch link.State(s.now()) {
-	case LinkDeleted:
-		s.observeRedirect(RedirectDeleted)
-		return nil, Errorf(EGONE, "link %s was deleted", code)
-	case LinkDisabled:
-		s.observeRedirect(RedirectDisabled)
-		return nil, Errorf(EGONE, "link %s has been disabled by its owner", code)
-	case LinkExpired:
-		s.observeRedirect(RedirectExpired)
-		return nil, Errorf(EGONE, "link %s has expired", code)
+	if err := s.refuse(code, t.State(s.now())); err != nil {
+		return Target{}, err
 	}
-	return link, nil
+	return t, nil
 }
 
-// Unlock returns a link for a redirect when password is its password (any
-// password for a link without one) and counts the visit; a wrong password
-// gives EFORBIDDEN. Callers limit the rate of guesses before calling.
-func (s *Service) Unlock(ctx context.Context, code, password string) (*Link, error) {
-	link, err := s.followable(ctx, code)
-	if err != nil {
-		return nil, err
+// refuse returns EGONE for a state that does not redirect (and reports
+// it to the observer), nil for a live one.
+func (s *Service) refuse(code string, st LinkState) error {
+	switch st {
+	case LinkDeleted:
+		s.observeRedirect(RedirectDeleted)
+		return Errorf(EGONE, "link %s was deleted", code)
+	case LinkDisabled:
+		s.observeRedirect(RedirectDisabled)
+		return Errorf(EGONE, "link %s has been disabled by its owner", code)
+	case LinkExpired:
+		s.observeRedirect(RedirectExpired)
+		return Errorf(EGONE, "link %s has expired", code)
 	}
-	if link.Protected() {
-		ok, err := s.passwords().Verify(ctx, link.PasswordHash, password)
+	return nil
+}
+
+// Unlock returns a link's target for a redirect when password is its
+// password (any password for a link without one) and counts the visit; a
+// wrong password gives EFORBIDDEN. Callers limit the rate of guesses
+// before calling. The cache knows only that a password exists: the hash
+// is read from the store, with the link's state as stored now.
+func (s *Service) Unlock(ctx context.Context, code, password string) (Target, error) {
+	t, err := s.followable(ctx, code)
+	if err != nil {
+		return Target{}, err
+	}
+	if t.Protected() {
+		l, err := s.Store.FindLink(ctx, code)
 		if err != nil {
-			return nil, fmt.Errorf("unlock %s: %w", code, err)
+			if ErrorCode(err) == ENOTFOUND {
+				s.observeRedirect(RedirectNotFound)
+				return Target{}, Errorf(ENOTFOUND, "no link with code %q", code)
+			}
+			return Target{}, fmt.Errorf("unlock %s: find link: %w", code, err)
 		}
-		if !ok {
-			return nil, Errorf(EFORBIDDEN, "wrong password; check it and try again")
+		if err := s.refuse(code, l.State(s.now())); err != nil {
+			return Target{}, err
 		}
+		if l.Protected() {
+			ok, err := s.passwords().Verify(ctx, l.PasswordHash, password)
+			if err != nil {
+				return Target{}, fmt.Errorf("unlock %s: %w", code, err)
+			}
+			if !ok {
+				return Target{}, Errorf(EFORBIDDEN, "wrong password; check it and try again")
+			}
+		}
+		t = TargetOf(l)
 	}
 	s.observeRedirect(RedirectFound)
 	if s.Visits != nil {
 		s.Visits.Add(code)
 	}
-	return link, nil
+	return t, nil
 }
 
 func (s *Service) observeRedirect(result string) {
@@ -260,16 +286,16 @@ func (s *Service) observeRedirect(result string) {
 	}
 }
 
-func (s *Service) lookup(ctx context.Context, code string) (*Link, error) {
+func (s *Service) lookup(ctx context.Context, code string) (Target, error) {
 	if !ValidCodeSyntax(code) {
-		return nil, Errorf(ENOTFOUND, "no link with code %q", code)
+		return Target{}, Errorf(ENOTFOUND, "no link with code %q", code)
 	}
 	if s.Cache != nil {
-		if l, ok := s.Cache.Get(code); ok {
+		if t, ok := s.Cache.Get(code); ok {
 			if s.Observer != nil {
 				s.Observer.CacheLookup(true)
 			}
-			return l, nil
+			return t, nil
 		}
 		if s.Observer != nil {
 			s.Observer.CacheLookup(false)
@@ -285,17 +311,18 @@ func (s *Service) lookup(ctx context.Context, code string) (*Link, error) {
 	l, err := s.Store.FindLink(ctx, code)
 	if err != nil {
 		if ErrorCode(err) == ENOTFOUND {
-			return nil, Errorf(ENOTFOUND, "no link with code %q", code)
+			return Target{}, Errorf(ENOTFOUND, "no link with code %q", code)
 		}
-		return nil, fmt.Errorf("find link: %w", err)
+		return Target{}, fmt.Errorf("find link: %w", err)
 	}
+	t := TargetOf(l)
 	switch {
 	case guarded != nil:
-		guarded.AddIfVersion(version, code, l)
+		guarded.AddIfVersion(version, code, t)
 	case s.Cache != nil:
-		s.Cache.Add(code, l)
+		s.Cache.Add(code, t)
 	}
-	return l, nil
+	return t, nil
 }
 
 // Get returns a link's metadata with its visit count (stored plus not yet

@@ -56,10 +56,10 @@ func (o *recordingObserver) CacheLookup(hit bool) {
 	}
 }
 
-type mapCache struct{ m map[string]*app.Link }
+type mapCache struct{ m map[string]app.Target }
 
-func (c *mapCache) Get(k string) (*app.Link, bool) { l, ok := c.m[k]; return l, ok }
-func (c *mapCache) Add(k string, l *app.Link) bool { c.m[k] = l; return false }
+func (c *mapCache) Get(k string) (app.Target, bool) { t, ok := c.m[k]; return t, ok }
+func (c *mapCache) Add(k string, t app.Target) bool { c.m[k] = t; return false }
 func (c *mapCache) Remove(k string) bool {
 	_, ok := c.m[k]
 	delete(c.m, k)
@@ -176,12 +176,21 @@ func containsAny(s string, subs ...string) bool {
 }
 
 func TestServiceResolve(t *testing.T) {
+	caches := []struct {
+		name string
+		new  func() app.Cache
+	}{
+		{"map", func() app.Cache { return &mapCache{m: map[string]app.Target{}} }},
+		{"redirect cache", func() app.Cache { return app.NewGuardedCache(app.NewRedirectCache(100)) }},
+	}
 	for _, kind := range storeKinds {
-		t.Run(kind.name, func(t *testing.T) { testServiceResolve(t, kind.open(t)) })
+		for _, cache := range caches {
+			t.Run(kind.name+"/"+cache.name, func(t *testing.T) { testServiceResolve(t, kind.open(t), cache.new()) })
+		}
 	}
 }
 
-func testServiceResolve(t *testing.T, store app.LinkStore) {
+func testServiceResolve(t *testing.T, store app.LinkStore, cache app.Cache) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	exp := now.Add(-time.Minute)
@@ -207,7 +216,6 @@ func testServiceResolve(t *testing.T, store app.LinkStore) {
 		return l.Visits
 	}
 	obs := newObserver()
-	cache := &mapCache{m: map[string]*app.Link{}}
 	visits := app.NewVisitCounter(store, nil, nil)
 	svc := &app.Service{Store: store, Observer: obs, Cache: cache, Visits: visits, Now: func() time.Time { return now }}
 
@@ -298,17 +306,14 @@ func TestVisitFlushKeepsCountsOnFailure(t *testing.T) {
 	}
 }
 
-// A large flush is written in chunks; when a chunk fails, what was written
-// stays written and the rest is kept for the next flush, nothing counted twice.
-func TestVisitFlushInChunks(t *testing.T) {
+// A large flush is one store call; when it fails, every count is kept for
+// the next flush, and nothing is counted twice.
+func TestVisitFlushLargeFailsWhole(t *testing.T) {
 	calls, stored := 0, map[string]int64{}
 	store := &mock.LinkStore{AddVisitsFn: func(_ context.Context, c map[string]int64) error {
 		calls++
-		if calls == 3 {
+		if calls == 1 {
 			return app.Errorf(app.EUNAVAILABLE, "disk full")
-		}
-		if len(c) > 64 {
-			t.Errorf("chunk of %d links, want at most 64", len(c))
 		}
 		for k, n := range c {
 			stored[k] += n
@@ -322,46 +327,20 @@ func TestVisitFlushInChunks(t *testing.T) {
 		v.Add(code)
 	}
 	if err := v.Flush(context.Background()); err == nil {
-		t.Fatal("flush with a failing chunk returned nil")
+		t.Fatal("failed flush returned nil")
+	}
+	if len(stored) != 0 || v.Pending("c0999") != 2 {
+		t.Fatalf("after a failed flush: %d links stored, c0999 pending %d; want 0 and 2", len(stored), v.Pending("c0999"))
 	}
 	if err := v.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(stored) != 1000 {
-		t.Fatalf("%d links stored, want 1000", len(stored))
+	if len(stored) != 1000 || calls != 2 {
+		t.Fatalf("%d links stored in %d calls, want 1000 in 2", len(stored), calls)
 	}
 	for k, n := range stored {
 		if n != 2 {
 			t.Fatalf("%s stored %d visits, want 2", k, n)
 		}
-	}
-}
-
-// TestVisitFlushChunkSize: one flush writes its links in store calls (one
-// transaction each in SQLite) of 64 links, as the README says; only the last
-// call holds the rest.
-func TestVisitFlushChunkSize(t *testing.T) {
-	var sizes []int
-	store := &mock.LinkStore{AddVisitsFn: func(_ context.Context, c map[string]int64) error {
-		sizes = append(sizes, len(c))
-		return nil
-	}}
-	v := app.NewVisitCounter(store, nil, nil)
-	for i := range 1000 {
-		v.Add(fmt.Sprintf("c%04d", i))
-	}
-	if err := v.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if len(sizes) != 16 {
-		t.Fatalf("1000 links flushed in %d store calls, want 16 (15 of 64 and one of 40): %v", len(sizes), sizes)
-	}
-	for i, n := range sizes[:15] {
-		if n != 64 {
-			t.Fatalf("call %d wrote %d links, want 64: %v", i, n, sizes)
-		}
-	}
-	if sizes[15] != 1000-15*64 {
-		t.Fatalf("last call wrote %d links, want %d", sizes[15], 1000-15*64)
 	}
 }

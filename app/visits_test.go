@@ -10,20 +10,12 @@ import (
 	"github.com/obsshort/shortener/app/mock"
 )
 
-// TestVisitCounterBatchSize: by default a flush writes at most 64 links per
-// store call (SQLite's one writer); with batch size 0 the whole flush is one
-// call (PostgreSQL: one statement per flush). No visit is lost either way.
-func TestVisitCounterBatchSize(t *testing.T) {
-	for _, tt := range []struct {
-		name      string
-		batch     int // -1: leave the default
-		wantCalls int
-	}{
-		{"default", -1, 4}, // 200 links in 64, 64, 64, 8
-		{"whole flush", 0, 1},
-		{"explicit 100", 100, 2},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
+// TestVisitCounterOneStoreCallPerFlush: a flush writes every pending
+// count with one store call, whatever the number of links (one statement
+// on either store), and no visit is lost.
+func TestVisitCounterOneStoreCallPerFlush(t *testing.T) {
+	for _, links := range []int{1, 200, 20_000} {
+		t.Run(fmt.Sprint(links), func(t *testing.T) {
 			var mu sync.Mutex
 			var calls int
 			total := map[string]int64{}
@@ -36,22 +28,26 @@ func TestVisitCounterBatchSize(t *testing.T) {
 				}
 				return nil
 			}}
-			v := app.NewVisitCounter(store, nil, nil)
-			if tt.batch >= 0 {
-				v.SetBatchSize(tt.batch)
-			}
-			for i := range 200 {
-				v.Add(fmt.Sprintf("c%03d", i))
-				v.Add(fmt.Sprintf("c%03d", i))
+			var flushed int
+			v := app.NewVisitCounter(store, nil, func(n int, err error) { flushed += n })
+			for i := range links {
+				v.Add(fmt.Sprintf("c%05d", i))
+				v.Add(fmt.Sprintf("c%05d", i))
 			}
 			if err := v.Flush(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if calls != tt.wantCalls {
-				t.Errorf("%d store calls, want %d", calls, tt.wantCalls)
+			if calls != 1 {
+				t.Errorf("%d store calls, want 1", calls)
 			}
-			if len(total) != 200 || total["c000"] != 2 || total["c199"] != 2 {
-				t.Errorf("written %d links (c000: %d), want 200 with 2 visits each", len(total), total["c000"])
+			last := fmt.Sprintf("c%05d", links-1)
+			if len(total) != links || total["c00000"] != 2 || total[last] != 2 || flushed != 2*links {
+				t.Errorf("written %d links (c00000: %d, %s: %d), %d visits reported; want %d with 2 visits each",
+					len(total), total["c00000"], last, total[last], flushed, links)
+			}
+			// Nothing pending: the next flush writes nothing.
+			if err := v.Flush(context.Background()); err != nil || calls != 1 {
+				t.Errorf("empty flush: %v, %d store calls", err, calls)
 			}
 		})
 	}

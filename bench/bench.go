@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 
@@ -49,8 +50,26 @@ type Config struct {
 	// replaces the service's default sampler in the full-telemetry runs: to
 	// show what sampling would save, never for the reported table.
 	TraceSampler string
-	Log          io.Writer // progress lines
+	// Parts are the parts of the run to do (PartRedirects, PartLatency,
+	// PartCreates, PartPostgres); empty: all. A shorter run for working
+	// on one figure; the table says which rows were not measured.
+	Parts []string
+	Log   io.Writer // progress lines
 }
+
+// The parts of a run.
+const (
+	PartRedirects = "redirects" // closed-loop throughput: baseline, full, off, 1M uniform, 1M hot
+	PartLatency   = "latency"   // open loop at Rate
+	PartCreates   = "creates"   // durable creations on SQLite
+	PartPostgres  = "postgres"  // every PostgreSQL figure and the cache-miss runs
+)
+
+// AllParts lists every part, in the order a run does them.
+func AllParts() []string { return []string{PartRedirects, PartLatency, PartCreates, PartPostgres} }
+
+// does reports whether the run includes part.
+func (c Config) does(part string) bool { return len(c.Parts) == 0 || slices.Contains(c.Parts, part) }
 
 // DefaultConfig is what `make bench` runs: about four minutes on 2 cores.
 func DefaultConfig() Config {
@@ -93,8 +112,9 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	h := &harness{cfg: cfg, dir: dir, bins: map[string]string{}}
 	defer h.cleanup()
 
-	rep = &Report{Started: began, Machine: describeMachine(), Latency: map[string]latencyResult{}}
+	rep = &Report{Started: began, Machine: describeMachine(), Commit: gitCommit(cfg.Root), Latency: map[string]latencyResult{}}
 	loadStart := loadAvg()
+	rep.LoadStart = loadStart
 	if err := h.setup(rep); err != nil {
 		return nil, err
 	}
@@ -102,13 +122,19 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 
+	redirects, postgres := cfg.does(PartRedirects), cfg.does(PartPostgres)
 	small := filepath.Join(dir, "small-full.db")
 	smallOff := filepath.Join(dir, "small-off.db")
 	large := filepath.Join(dir, "large-full.db")
-	for _, f := range []struct {
+	type fill struct {
 		path string
 		n    int
-	}{{small, cfg.SmallLinks}, {smallOff, cfg.SmallLinks}, {large, cfg.LargeLinks}} {
+	}
+	fills := []fill{{small, cfg.SmallLinks}}
+	if redirects {
+		fills = append(fills, fill{smallOff, cfg.SmallLinks}, fill{large, cfg.LargeLinks})
+	}
+	for _, f := range fills {
 		took, err := fillDB(ctx, f.path, f.n)
 		if err != nil {
 			return nil, err
@@ -117,24 +143,6 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		if f.path == large {
 			rep.Setup = append(rep.Setup, fmt.Sprintf("%d links written with one SQL statement (recursive CTE) into the service's schema in %s before the server starts", f.n, took.Round(100*time.Millisecond)))
 		}
-	}
-
-	// PostgreSQL and the cache-miss runs: the same 10k links in a
-	// PostgreSQL database, and a SQLite file for the SQLite miss run.
-	if err := h.startPostgres(ctx); err != nil {
-		return nil, err
-	}
-	pgSmall, err := h.fillPostgres(ctx, "small", cfg.SmallLinks)
-	if err != nil {
-		return nil, err
-	}
-	pgMissDB, err := h.fillPostgres(ctx, "miss", cfg.SmallLinks)
-	if err != nil {
-		return nil, err
-	}
-	missDB := filepath.Join(dir, "small-miss.db")
-	if _, err := fillDB(ctx, missDB, cfg.SmallLinks); err != nil {
-		return nil, err
 	}
 
 	if h.sink, err = startSink(); err != nil {
@@ -148,37 +156,45 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	off, err := h.startShortener(ctx, "shortener-off-10k", smallOff, cfg.SmallLinks, false)
-	if err != nil {
-		return nil, err
+	all := []*server{base, full} // every server started, for RSS and stopping
+	var servers []*server        // the closed-loop rounds, in order
+	profiled := []*server{full}  // with -profile
+	if redirects {
+		off, err := h.startShortener(ctx, "shortener-off-10k", smallOff, cfg.SmallLinks, false)
+		if err != nil {
+			return nil, err
+		}
+		big, err := h.startShortener(ctx, "shortener-full-1M", large, cfg.LargeLinks, true)
+		if err != nil {
+			return nil, err
+		}
+		// The same 1M-link process once more, with requests over only 10k
+		// of its codes: what storing more links costs when the working
+		// set is the same as in the 10k runs.
+		bigHot := &server{name: "shortener-full-1M-hot", p: big.p, url: big.url, admin: big.admin, links: cfg.SmallLinks}
+		all = append(all, off, big)
+		servers = append(servers, base, full, off, big, bigHot)
+		profiled = append(profiled, off, big, bigHot)
 	}
-	big, err := h.startShortener(ctx, "shortener-full-1M", large, cfg.LargeLinks, true)
-	if err != nil {
-		return nil, err
+	if postgres {
+		// The same 10k links in a PostgreSQL database, and the cache-miss
+		// runs on both stores.
+		pg, err := h.startPostgresServers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, pg...)
+		if !redirects {
+			servers = append(servers, base, full)
+		}
+		// Pairs compared with each other run one after the other in a
+		// round (full and pg-10k, sqlite-miss and pg-miss), so that load
+		// from elsewhere on the machine hits both alike.
+		i := slices.Index(servers, full) + 1
+		servers = slices.Insert(servers, i, pg[0])
+		servers = append(servers, pg[1:]...)
 	}
-	// The same 1M-link process once more, with requests over only 10k of
-	// its codes: what storing more links costs when the working set is the
-	// same as in the 10k runs (uniform over all 1M mostly measures cache
-	// misses, since the default cache holds 100k links).
-	bigHot := &server{name: "shortener-full-1M-hot", p: big.p, url: big.url, admin: big.admin, links: cfg.SmallLinks}
-	pgFull, err := h.startShortener(ctx, "shortener-pg-10k", pgSmall, cfg.SmallLinks, true)
-	if err != nil {
-		return nil, err
-	}
-	// A one-entry cache: nearly every redirect reads the store.
-	sqliteMiss, err := h.startShortener(ctx, "shortener-sqlite-miss", missDB, cfg.SmallLinks, true, "--cache-size", "1")
-	if err != nil {
-		return nil, err
-	}
-	pgMiss, err := h.startShortener(ctx, "shortener-pg-miss", pgMissDB, cfg.SmallLinks, true, "--cache-size", "1")
-	if err != nil {
-		return nil, err
-	}
-	// Pairs compared with each other run one after the other in a round
-	// (full and pg-10k, sqlite-miss and pg-miss), so that load from
-	// elsewhere on the machine hits both alike.
-	servers := []*server{base, full, pgFull, off, big, bigHot, sqliteMiss, pgMiss}
-	if cfg.Compare != "" {
+	if cfg.Compare != "" && redirects {
 		db := filepath.Join(dir, "small-compare.db")
 		if _, err := fillDB(ctx, db, cfg.SmallLinks); err != nil {
 			return nil, err
@@ -187,6 +203,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		if err != nil {
 			return nil, err
 		}
+		all = append(all, cmp)
 		servers = append(servers, cmp)
 	}
 
@@ -197,26 +214,38 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	for round := range cfg.Rounds {
+		if len(servers) == 0 {
+			break
+		}
 		rr := RoundResult{}
 		for _, s := range servers {
+			cpu0, err := processCPU(s.p.Pid())
+			if err != nil {
+				return nil, err
+			}
 			r, err := h.wrk.run(ctx, s.url, s.links, cfg.Duration)
 			if err != nil {
 				return nil, err
 			}
+			cpu1, err := processCPU(s.p.Pid())
+			if err != nil {
+				return nil, err
+			}
+			r.ServerCPU = (cpu1 - cpu0).Seconds()
 			if err := r.failed(); err != nil {
 				return nil, fmt.Errorf("%s round %d: %w", s.name, round+1, err)
 			}
 			if err := s.p.Dead(); err != nil {
 				return nil, err
 			}
-			h.logf("round %d/%d %-20s %8.0f req/s", round+1, cfg.Rounds, s.name, r.RPS)
+			h.logf("round %d/%d %-22s %8.0f req/s %6.1f us CPU/request", round+1, cfg.Rounds, s.name, r.RPS, 1e6*r.cpuPerRequest())
 			rr[s.name] = r
 		}
 		rep.Rounds = append(rep.Rounds, rr)
 	}
 
 	if cfg.Profile {
-		for _, s := range []*server{full, off, big} {
+		for _, s := range profiled {
 			h.logf("CPU profile of %s under load", s.name)
 			if err := h.profileUnderLoad(ctx, s, cfg.Duration, filepath.Join(cfg.OutDir, "profiles")); err != nil {
 				return nil, err
@@ -224,44 +253,51 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 
-	for _, s := range []*server{base, full} {
-		h.logf("open loop %d req/s on %s (warm-up 2s, then %s)", cfg.Rate, s.name, cfg.Duration)
-		if _, err := measureLatency(ctx, s.url, s.links, cfg.Rate, 2*time.Second); err != nil {
-			return nil, err
+	if cfg.does(PartLatency) {
+		for _, s := range []*server{base, full} {
+			h.logf("open loop %d req/s on %s (warm-up 2s, then %s)", cfg.Rate, s.name, cfg.Duration)
+			if _, err := measureLatency(ctx, s.url, s.links, cfg.Rate, 2*time.Second); err != nil {
+				return nil, err
+			}
+			lr, err := measureLatency(ctx, s.url, s.links, cfg.Rate, cfg.Duration)
+			if err != nil {
+				return nil, err
+			}
+			h.logf("  p50 %s p99 %s p99.9 %s max %s, %d errors, %.0f req/s achieved", ms(lr.P50), ms(lr.P99), ms(lr.P999), ms(lr.Max), lr.Errors, lr.Achieved)
+			rep.Latency[s.name] = lr
 		}
-		lr, err := measureLatency(ctx, s.url, s.links, cfg.Rate, cfg.Duration)
-		if err != nil {
-			return nil, err
-		}
-		h.logf("  p50 %s p99 %s p99.9 %s max %s, %d errors, %.0f req/s achieved", ms(lr.P50), ms(lr.P99), ms(lr.P999), ms(lr.Max), lr.Errors, lr.Achieved)
-		rep.Latency[s.name] = lr
 	}
 
 	rss := map[string]int64{}
-	for _, s := range servers {
+	for _, s := range all {
 		if rss[s.name], err = peakRSS(s.p.Pid()); err != nil {
 			return nil, err
 		}
 	}
-	for _, s := range servers {
+	for _, s := range all {
 		if err := stopServer(s.p); err != nil {
 			h.logf("%v", err)
 		}
 	}
 
-	if rep.Creates, err = h.measureCreates(ctx, "shortener-creates", filepath.Join(h.dir, "creates.db")); err != nil {
-		return nil, err
+	if cfg.does(PartCreates) {
+		if rep.Creates, err = h.measureCreates(ctx, "shortener-creates", filepath.Join(h.dir, "creates.db")); err != nil {
+			return nil, err
+		}
 	}
-	if err := h.comparePGCreates(ctx, rep); err != nil {
-		return nil, err
+	if postgres {
+		if err := h.comparePGCreates(ctx, rep); err != nil {
+			return nil, err
+		}
 	}
 	h.logf("shortener export and import of %d and %d links", cfg.SmallLinks, cfg.LargeLinks)
 	if rep.Transfer, err = measureTransfer(ctx, h.bins["shortener"], dir, small, large, cfg.SmallLinks, cfg.LargeLinks); err != nil {
 		return nil, err
 	}
 	rep.Setup = append(rep.Setup, fmt.Sprintf("OTLP sink received %d export requests (%s of spans) during the run", h.sink.requests.Load(), mib(h.sink.bytes.Load())))
-	rep.Notes = append(rep.Notes, "load average (1 min) at start "+loadStart+", at end "+loadAvg()+" on "+strconv.Itoa(runtime.NumCPU())+" CPUs: other work on the machine shares the cores, which the ratios to the baseline absorb only partly")
-	if lb := rep.Latency["baseline"]; lb.Achieved < 0.95*float64(cfg.Rate) || lb.Errors > 0 {
+	rep.LoadEnd = loadAvg()
+	rep.Notes = append(rep.Notes, "load average (1 min) at start "+loadStart+", at end "+rep.LoadEnd+" on "+strconv.Itoa(runtime.NumCPU())+" CPUs: other work on the machine shares the cores, which the throughput ratios absorb only partly; the CPU-per-redirect rows (each server's CPU time over its requests) depend much less on it")
+	if lb, ok := rep.Latency["baseline"]; ok && (lb.Achieved < 0.95*float64(cfg.Rate) || lb.Errors > 0) {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the open-loop run could not hold %d req/s even against the baseline (%.0f req/s, %d errors, first: %s): the machine was saturated, so the latency figures of this run say nothing about the shortener", cfg.Rate, lb.Achieved, lb.Errors, lb.FirstError))
 	}
 	if cfg.TraceSampler != "" {

@@ -32,6 +32,25 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 		}
 		return median(v)
 	}
+	// The same ratios from the servers' CPU time per request: what each
+	// server costs rather than what it got of a shared machine.
+	cpu := func(name string) float64 {
+		var v []float64
+		for _, r := range rep.Rounds {
+			v = append(v, r[name].cpuPerRequest())
+		}
+		return median(v)
+	}
+	cpuRatio := func(num, den string) float64 {
+		var v []float64
+		for _, r := range rep.Rounds {
+			if n := r[num].cpuPerRequest(); n > 0 {
+				v = append(v, r[den].cpuPerRequest()/n)
+			}
+		}
+		return median(v)
+	}
+	us := func(v float64) string { return fmt.Sprintf("%.1f µs", 1e6*v) }
 	rps := func(v float64) string { return fmt.Sprintf("%.0f req/s", v) }
 	baseRPS := med(base)
 	fullRatio, offRatio, bigRatio := ratio(full, base), ratio(off, base), ratio(big, base)
@@ -50,11 +69,11 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 	small, large := fmt.Sprintf("%dk", cfg.SmallLinks/1000), humanCount(cfg.LargeLinks)
 	figs := []Figure{
 		{Key: "baseline_rps", Name: "baseline redirects (net/http + map), " + small + " links", Value: baseRPS, Unit: "req/s", Text: rps(baseRPS), Ratio: 1},
-		{Key: "full_rps", Name: "shortener redirects, full telemetry, " + small + " links", Value: med(full), Unit: "req/s", Text: rps(med(full)), Ratio: fullRatio, Target: "≥ 0.80 × baseline", Met: boolp(fullRatio >= 0.80)},
+		{Key: "full_rps", Name: "shortener redirects, full telemetry, " + small + " links", Value: med(full), Unit: "req/s", Text: rps(med(full)), Ratio: fullRatio, Target: "≥ 0.80 × baseline (stretch 0.90)", Met: boolp(fullRatio >= 0.80)},
 		{Key: "off_rps", Name: "shortener redirects, telemetry off, " + small + " links", Value: med(off), Unit: "req/s", Text: rps(med(off)), Ratio: offRatio},
-		{Key: "telemetry_cost", Name: "telemetry cost (1 − full/off)", Value: cost, Unit: "ratio", Text: fmt.Sprintf("%.1f %%", 100*cost), Target: "≤ 10 %", Met: boolp(cost <= 0.10)},
+		{Key: "telemetry_cost", Name: "telemetry cost (1 − full/off)", Value: cost, Unit: "ratio", Text: fmt.Sprintf("%.1f %%", 100*cost), Target: "≤ 10 % (stretch 5 %)", Met: boolp(cost <= 0.10)},
 		{Key: "p50", Name: fmt.Sprintf("p50 redirect latency at %d req/s (full telemetry)", cfg.Rate), Value: lf.P50.Seconds(), Unit: "s", Text: ms(lf.P50), Ratio: lr(lf.P50, lb.P50)},
-		{Key: "p99", Name: fmt.Sprintf("p99 redirect latency at %d req/s", cfg.Rate), Value: lf.P99.Seconds(), Unit: "s", Text: ms(lf.P99), Ratio: lr(lf.P99, lb.P99), Target: "< 2 ms", Met: boolp(lf.P99 < 2*time.Millisecond)},
+		{Key: "p99", Name: fmt.Sprintf("p99 redirect latency at %d req/s", cfg.Rate), Value: lf.P99.Seconds(), Unit: "s", Text: ms(lf.P99), Ratio: lr(lf.P99, lb.P99), Target: "< 2 ms and ≤ 1.3 × baseline's", Met: boolp(lf.P99 < 2*time.Millisecond && lr(lf.P99, lb.P99) <= 1.3)},
 		{Key: "p999", Name: fmt.Sprintf("p99.9 redirect latency at %d req/s", cfg.Rate), Value: lf.P999.Seconds(), Unit: "s", Text: ms(lf.P999), Ratio: lr(lf.P999, lb.P999), Target: "< 10 ms", Met: boolp(lf.P999 < 10*time.Millisecond)},
 		{Key: "open_loop_errors", Name: "open-loop run: achieved rate, non-302 answers", Value: float64(lf.Errors), Unit: "errors", Text: fmt.Sprintf("%.0f req/s, %d errors of %d", lf.Achieved, lf.Errors, lf.Requests), Target: "0 errors", Met: boolp(lf.Errors == 0)},
 		{Key: "creates_per_s", Name: "durable link creations (POST /api/v1/links → 201)", Value: cr.PerSec, Unit: "1/s", Text: fmt.Sprintf("%.0f /s", cr.PerSec), Ratio: cr.PerSec / baseRPS, Target: "≥ 5,000 /s", Met: boolp(cr.PerSec >= 5000)},
@@ -62,12 +81,28 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 		{Key: "large_rps", Name: "shortener redirects, full telemetry, " + large + " links, requests uniform over all", Value: med(big), Unit: "req/s", Text: rps(med(big)), Ratio: bigRatio},
 		{Key: "scale", Name: large + " links (uniform over all) vs " + small + " links throughput", Value: scale, Unit: "ratio", Text: fmt.Sprintf("%.2f", scale), Target: "≥ 0.90", Met: boolp(scale >= 0.90)},
 		{Key: "large_hot_rps", Name: "shortener redirects, full telemetry, " + large + " links stored, requests over " + small + " of them", Value: med(hot), Unit: "req/s", Text: rps(med(hot)), Ratio: ratio(hot, base)},
-		{Key: "scale_hot", Name: large + " links stored vs " + small + " stored, same " + small + "-code working set", Value: scaleHot, Unit: "ratio", Text: fmt.Sprintf("%.2f", scaleHot), Target: "≥ 0.90", Met: boolp(scaleHot >= 0.90)},
+		{Key: "scale_hot", Name: large + " links stored vs " + small + " stored, same " + small + "-code working set", Value: scaleHot, Unit: "ratio", Text: fmt.Sprintf("%.2f", scaleHot), Target: "≥ 0.95", Met: boolp(scaleHot >= 0.95)},
 		{Key: "rss_small", Name: "peak RSS (VmHWM), " + small + " links", Value: float64(rss[full]), Unit: "bytes", Text: mb(rss[full]), Ratio: float64(rss[full]) / float64(rss[base])},
 		{Key: "rss_large", Name: "peak RSS (VmHWM), " + large + " links", Value: float64(rss[big]), Unit: "bytes", Text: mb(rss[big]), Ratio: float64(rss[big]) / float64(rss[base]), Target: "< 150 MB", Met: boolp(rss[big] < rssLimit)},
 	}
-	figs = append(figs, postgresFigures(rep, med, ratio, small)...)
-	if cfg.Compare != "" {
+	cpuFull, cpuCost, cpuScale, cpuHot := cpuRatio(full, base), 1-cpuRatio(full, off), cpuRatio(big, full), cpuRatio(hot, full)
+	figs = append(figs,
+		Figure{Key: "cpu_baseline", Name: "server CPU per redirect: baseline, " + small + " links", Value: cpu(base), Unit: "s", Text: us(cpu(base)), Ratio: 1},
+		Figure{Key: "cpu_full", Name: "server CPU per redirect: shortener, full telemetry, " + small + " links", Value: cpu(full), Unit: "s", Text: us(cpu(full)), Ratio: cpuFull, Target: "≥ 0.80 × baseline (stretch 0.90)", Met: boolp(cpuFull >= 0.80)},
+		Figure{Key: "cpu_off", Name: "server CPU per redirect: shortener, telemetry off, " + small + " links", Value: cpu(off), Unit: "s", Text: us(cpu(off)), Ratio: cpuRatio(off, base)},
+		Figure{Key: "cpu_telemetry_cost", Name: "telemetry cost by CPU per redirect (1 − off/full)", Value: cpuCost, Unit: "ratio", Text: fmt.Sprintf("%.1f %%", 100*cpuCost), Target: "≤ 10 % (stretch 5 %)", Met: boolp(cpuCost <= 0.10)},
+		Figure{Key: "cpu_large", Name: "server CPU per redirect: shortener, full telemetry, " + large + " links, uniform over all", Value: cpu(big), Unit: "s", Text: us(cpu(big)), Ratio: cpuRatio(big, base)},
+		Figure{Key: "cpu_scale", Name: large + " links (uniform) vs " + small + " by CPU per redirect", Value: cpuScale, Unit: "ratio", Text: fmt.Sprintf("%.2f", cpuScale), Target: "≥ 0.90", Met: boolp(cpuScale >= 0.90)},
+		Figure{Key: "cpu_scale_hot", Name: large + " links stored vs " + small + " stored, same working set, by CPU per redirect", Value: cpuHot, Unit: "ratio", Text: fmt.Sprintf("%.2f", cpuHot), Target: "≥ 0.95", Met: boolp(cpuHot >= 0.95)},
+	)
+	figs = slices.DeleteFunc(figs, func(f Figure) bool {
+		part, ok := figurePart[f.Key]
+		return ok && !cfg.does(part)
+	})
+	if cfg.does(PartPostgres) {
+		figs = append(figs, postgresFigures(rep, med, ratio, small)...)
+	}
+	if cfg.Compare != "" && cfg.does(PartRedirects) {
 		const cmp = "compare-full-10k"
 		figs = append(figs,
 			Figure{Key: "compare_rps", Name: "compared binary, full telemetry, " + small + " links", Value: med(cmp), Unit: "req/s", Text: rps(med(cmp)), Ratio: ratio(cmp, base)},
@@ -75,6 +110,17 @@ func figures(cfg Config, rep *Report, rss map[string]int64) []Figure {
 		)
 	}
 	return figs
+}
+
+// figurePart is the part of the run each figure comes from; a figure not
+// listed is always measured.
+var figurePart = map[string]string{
+	"off_rps": PartRedirects, "telemetry_cost": PartRedirects, "large_rps": PartRedirects, "scale": PartRedirects,
+	"large_hot_rps": PartRedirects, "scale_hot": PartRedirects, "rss_large": PartRedirects,
+	"p50": PartLatency, "p99": PartLatency, "p999": PartLatency, "open_loop_errors": PartLatency,
+	"creates_per_s": PartCreates, "durable": PartCreates,
+	"cpu_off": PartRedirects, "cpu_telemetry_cost": PartRedirects, "cpu_large": PartRedirects,
+	"cpu_scale": PartRedirects, "cpu_scale_hot": PartRedirects,
 }
 
 func median(v []float64) float64 {

@@ -46,3 +46,17 @@ func loadAvg() string {
 	}
 	return strings.Fields(string(b))[0]
 }
+
+// gitCommit names the commit of the working tree at root: its short hash,
+// with "+dirty" when tracked files have uncommitted changes.
+func gitCommit(root string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	commit := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		commit += "+dirty"
+	}
+	return commit
+}

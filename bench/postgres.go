@@ -94,6 +94,42 @@ func (h *harness) fillPostgres(ctx context.Context, name string, n int) (string,
 	return url, nil
 }
 
+// startPostgresServers starts PostgreSQL and, on it and on SQLite, the
+// shortener servers of the PostgreSQL figures: the warm-cache run on
+// PostgreSQL (first), then the cache-miss runs on SQLite and PostgreSQL.
+func (h *harness) startPostgresServers(ctx context.Context) ([]*server, error) {
+	cfg := h.cfg
+	if err := h.startPostgres(ctx); err != nil {
+		return nil, err
+	}
+	pgSmall, err := h.fillPostgres(ctx, "small", cfg.SmallLinks)
+	if err != nil {
+		return nil, err
+	}
+	pgMissDB, err := h.fillPostgres(ctx, "miss", cfg.SmallLinks)
+	if err != nil {
+		return nil, err
+	}
+	missDB := filepath.Join(h.dir, "small-miss.db")
+	if _, err := fillDB(ctx, missDB, cfg.SmallLinks); err != nil {
+		return nil, err
+	}
+	pgFull, err := h.startShortener(ctx, "shortener-pg-10k", pgSmall, cfg.SmallLinks, true)
+	if err != nil {
+		return nil, err
+	}
+	// A one-entry cache: nearly every redirect reads the store.
+	sqliteMiss, err := h.startShortener(ctx, "shortener-sqlite-miss", missDB, cfg.SmallLinks, true, "--cache-size", "1")
+	if err != nil {
+		return nil, err
+	}
+	pgMiss, err := h.startShortener(ctx, "shortener-pg-miss", pgMissDB, cfg.SmallLinks, true, "--cache-size", "1")
+	if err != nil {
+		return nil, err
+	}
+	return []*server{pgFull, sqliteMiss, pgMiss}, nil
+}
+
 // pgbenchScript is the statement the service runs for a create (the
 // store's insert), with a fresh random code per transaction.
 const pgbenchScript = `\set r random(1, 9000000000000000000)

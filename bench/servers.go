@@ -147,6 +147,35 @@ func peakRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("peak RSS of %d: no VmHWM line", pid)
 }
 
+// clockTicks is USER_HZ, the unit of the CPU times in /proc/<pid>/stat
+// (100 on every Linux architecture's user ABI).
+const clockTicks = 100
+
+// processCPU returns the CPU time (user and system, all threads) process
+// pid has used so far, from /proc/<pid>/stat.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, fmt.Errorf("CPU time of %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces: count from its ")".
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("CPU time of %d: unexpected /proc stat %q", pid, b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// After the name: state is field 3, utime 14, stime 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("CPU time of %d: unexpected /proc stat %q", pid, b)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("CPU time of %d: unexpected /proc stat %q", pid, b)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
 // waitReady polls url until it answers 200, the process exits, or timeout.
 func waitReady(ctx context.Context, p *launch.Process, url string, timeout time.Duration) error {
 	if err := httpwait.UntilOK(ctx, url, timeout, p.Dead); err != nil {

@@ -35,6 +35,20 @@ type wrkResult struct {
 	Requests int64   `json:"requests"`
 	Non3xx   int64   `json:"non_2xx_3xx"`
 	SockErrs int64   `json:"socket_errors"`
+	// ServerCPU is the CPU time (user and system, all threads) the server
+	// process used during the run.
+	ServerCPU float64 `json:"server_cpu_seconds"`
+}
+
+// cpuPerRequest is the server's CPU time per request, in seconds (0 when
+// not measured). Unlike throughput it hardly depends on how much of its
+// core the server got: on a machine busy with other work, throughput
+// measures the machine, CPU per request the server.
+func (r wrkResult) cpuPerRequest() float64 {
+	if r.Requests == 0 {
+		return 0
+	}
+	return r.ServerCPU / float64(r.Requests)
 }
 
 type wrkRunner struct {

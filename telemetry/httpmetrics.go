@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Route describes one route of the router for InitHTTP: its chi pattern, its
@@ -49,39 +48,6 @@ func (m *Metrics) initUnmatched(methods []string) {
 			m.duration.WithLabelValues(RouteUnmatched, method, statusLabel(s))
 		}
 	}
-}
-
-// Middleware records the RED metrics of each request. Mount it inside the
-// chi router with r.Use, after Tracing.Middleware (so the exemplar sees the
-// span): chi sets the route pattern on its own request copy, which only a
-// middleware inside the router can read, and only after next returns.
-func (m *Metrics) Middleware(next http.Handler) http.Handler {
-	if m == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.active.Inc()
-		rec, w := wrapWriter(w)
-		completed := false
-		defer func() {
-			m.active.Dec()
-			status := rec.statusOr(completed)
-			obs := m.observer(rec.route(r, status), foldMethod(r.Method), status)
-			d := rec.duration().Seconds()
-			if sc := trace.SpanContextFromContext(r.Context()); sc.IsSampled() {
-				if eo, ok := obs.(prometheus.ExemplarObserver); ok {
-					eo.ObserveWithExemplar(d, prometheus.Labels{
-						"trace_id": sc.TraceID().String(),
-						"span_id":  sc.SpanID().String(),
-					})
-					return
-				}
-			}
-			obs.Observe(d)
-		}()
-		next.ServeHTTP(w, r)
-		completed = true
-	})
 }
 
 // seriesKey identifies one request duration series.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
@@ -21,13 +20,32 @@ const (
 // context that carries a span (logger.InfoContext(ctx, ...)) gets the
 // span's trace_id and span_id, the same ids as the exported span and the
 // request duration exemplar.
+//
+// Access lines (AccessLog, Instrument) are encoded by the logger itself,
+// byte for byte as the JSON handler would write them, without its per-line
+// allocations (see accessLine).
 func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(&traceHandler{inner: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
+	// The JSON handler and the access-line encoder write whole lines to
+	// the same writer: one lock keeps them from interleaving. A
+	// BufferedWriter locks itself.
+	if _, ok := w.(*BufferedWriter); !ok {
+		w = &lockedWriter{w: w}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	return slog.New(&traceHandler{
+		inner: slog.NewJSONHandler(w, opts),
+		line:  &accessLine{w: w, opts: opts},
+	})
 }
 
 // traceHandler adds trace_id and span_id to records logged with a span in
 // their context, unless the record already has them.
-type traceHandler struct{ inner slog.Handler }
+type traceHandler struct {
+	inner slog.Handler
+	// line encodes access lines for this handler; nil once a group is
+	// open (the access log then goes through inner).
+	line *accessLine
+}
 
 func (h *traceHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.inner.Enabled(ctx, l)
@@ -59,10 +77,13 @@ func hasTraceAttr(r slog.Record) bool {
 }
 
 func (h *traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &traceHandler{inner: h.inner.WithAttrs(attrs)}
+	return &traceHandler{inner: h.inner.WithAttrs(attrs), line: h.line.withAttrs(attrs)}
 }
 
 func (h *traceHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h // as slog's handlers do
+	}
 	return &traceHandler{inner: h.inner.WithGroup(name)}
 }
 
@@ -82,44 +103,4 @@ func ParseLevel(s string) (slog.Level, error) {
 		return slog.LevelInfo, fmt.Errorf("invalid log level %q: want debug, info, warn or error", s)
 	}
 	return l, nil
-}
-
-// AccessLog logs one line per request, after the handler: method, route
-// (the pattern, never the raw path), status, duration_ms, bytes, trace_id,
-// span_id. Mount it with r.Use after Metrics.Middleware. Nothing from the
-// URL, headers or body is logged. A nil logger logs nothing.
-func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		if logger == nil {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rec, w := wrapWriter(w)
-			completed := false
-			defer func() {
-				ctx := r.Context()
-				if !logger.Enabled(ctx, slog.LevelInfo) {
-					return
-				}
-				status := rec.statusOr(completed)
-				attrs := make([]slog.Attr, 0, 7)
-				attrs = append(attrs,
-					slog.String("method", foldMethod(r.Method)),
-					slog.String("route", rec.route(r, status)),
-					slog.Int("status", status),
-					slog.Float64("duration_ms", float64(rec.duration().Microseconds())/1000),
-					slog.Int64("bytes", rec.bytes),
-				)
-				if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-					attrs = append(attrs,
-						slog.String(LogKeyTraceID, sc.TraceID().String()),
-						slog.String(LogKeySpanID, sc.SpanID().String()),
-					)
-				}
-				logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
-			}()
-			next.ServeHTTP(w, r)
-			completed = true
-		})
-	}
 }

@@ -56,3 +56,38 @@ func newSpanID() trace.SpanID {
 	}
 	return id
 }
+
+// requestIDs is the SDK's id generator: random ids from the same source as
+// passOnTracer's, except for the server span of a sampled request, whose
+// ids the middleware chose before asking the sampler (withRequestIDs), so
+// that the SDK samples the span it was asked about.
+type requestIDs struct{}
+
+type requestIDsKey struct{}
+
+// chosenIDs are the ids a server span is to get.
+type chosenIDs struct {
+	trace trace.TraceID
+	span  trace.SpanID
+}
+
+// withRequestIDs returns ctx carrying the ids of the next span started
+// with it. Use it only for that call: spans started from a context derived
+// from it would get the same span id.
+func withRequestIDs(ctx context.Context, tid trace.TraceID, sid trace.SpanID) context.Context {
+	return context.WithValue(ctx, requestIDsKey{}, chosenIDs{trace: tid, span: sid})
+}
+
+func (requestIDs) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	if ids, ok := ctx.Value(requestIDsKey{}).(chosenIDs); ok {
+		return ids.trace, ids.span
+	}
+	return newTraceID(), newSpanID()
+}
+
+func (requestIDs) NewSpanID(ctx context.Context, tid trace.TraceID) trace.SpanID {
+	if ids, ok := ctx.Value(requestIDsKey{}).(chosenIDs); ok && ids.trace == tid {
+		return ids.span
+	}
+	return newSpanID()
+}

@@ -7,66 +7,76 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Middleware starts a server span per request, continuing the trace of an
-// incoming traceparent. Mount it with r.Use before Metrics.Middleware. After
-// the handler it names the span "METHOD /route/pattern" (never the raw path)
-// and sets the HTTP semantic-convention attributes.
-func (t *Tracing) Middleware(next http.Handler) http.Handler {
-	if t == nil {
-		return next
+// startServerSpan gives the request its server span and puts the span's
+// traceparent on the response. Sampling is decided first, with the ids the
+// span will have: a request that is not sampled (or, with nothing
+// exported, any request) gets an idSpan in the recorder, no SDK span; a
+// sampled one gets an SDK span with those same ids (requestIDs), so a
+// ratio sampler's decision holds.
+func (t *Tracing) startServerSpan(rec *recorder, r *http.Request) {
+	parent := r.Context()
+	// Extracting canonicalises header names (an allocation each): skip
+	// it when the request carries no trace context at all.
+	if hasTraceHeaders(r.Header) {
+		parent = t.propagator.Extract(parent, propagation.HeaderCarrier(r.Header))
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		// Extracting canonicalises header names (an allocation each): skip
-		// it when the request carries no trace context at all.
-		if hasTraceHeaders(r.Header) {
-			ctx = t.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	rec.ctx.parent = parent
+	method := foldMethod(r.Method)
+	if t.mode == tracingDisabled {
+		_, span := t.tracer.Start(parent, spanName(method, RouteUnmatched), serverSpanOpts...)
+		rec.useSDKSpan(span)
+		return
+	}
+	psc := trace.SpanContextFromContext(parent)
+	tid := psc.TraceID()
+	if !tid.IsValid() {
+		tid = newTraceID()
+	}
+	sid := newSpanID()
+	var cfg trace.SpanContextConfig
+	switch t.mode {
+	case tracingExporting:
+		res := t.sampler.ShouldSample(sdktrace.SamplingParameters{
+			ParentContext: parent, TraceID: tid, Name: spanName(method, RouteUnmatched), Kind: trace.SpanKindServer,
+		})
+		if res.Decision != sdktrace.Drop {
+			ctx := withRequestIDs(parent, tid, sid)
+			_, span := t.tracer.Start(ctx, spanName(method, RouteUnmatched), serverSpanOpts...)
+			rec.useSDKSpan(span)
+			return
 		}
-		method := foldMethod(r.Method)
-		ctx, span := t.tracer.Start(ctx, spanName(method, RouteUnmatched), serverSpanOpts...)
-		setResponseTraceparent(w.Header(), span.SpanContext())
-		rec, w := wrapWriter(w)
-		completed := false
-		defer func() {
-			if !span.IsRecording() {
-				span.End()
-				return
-			}
-			status := rec.statusOr(completed)
-			route := rec.route(r, status)
-			span.SetName(spanName(method, route))
-			attrs := make([]attribute.KeyValue, 0, 6)
-			attrs = append(attrs,
-				attribute.String("http.request.method", method),
-				attribute.Int("http.response.status_code", status),
-				attribute.String("url.scheme", scheme(r)),
-			)
-			if route != RouteUnmatched {
-				attrs = append(attrs, attribute.String("http.route", route))
-			}
-			if method == MethodOther {
-				attrs = append(attrs, attribute.String("http.request.method_original", truncate(r.Method, 32)))
-			}
-			if r.ProtoMajor > 0 {
-				attrs = append(attrs, attribute.String("network.protocol.version", protoVersion(r)))
-			}
-			span.SetAttributes(attrs...)
-			if status >= 500 {
-				span.SetStatus(codes.Error, "")
-				span.SetAttributes(attribute.String("error.type", statusLabel(status)))
-			}
-			span.End()
-		}()
-		next.ServeHTTP(w, r.WithContext(ctx))
-		completed = true
-	})
+		// What the SDK gives a span its sampler drops.
+		cfg = trace.SpanContextConfig{TraceFlags: psc.TraceFlags() &^ trace.FlagsSampled, TraceState: res.Tracestate}
+	case tracingPassOn:
+		// Nothing exported: the caller's decision is passed on (see
+		// passOnTracer).
+		cfg = trace.SpanContextConfig{TraceFlags: psc.TraceFlags() & trace.FlagsSampled, TraceState: psc.TraceState()}
+	}
+	cfg.TraceID, cfg.SpanID = tid, sid
+	rec.span = idSpan{sc: trace.NewSpanContext(cfg), tp: t.provider}
+	rec.spanSet = true
+	if spanKeyWorks {
+		rec.ctx.span = &rec.span
+	} else {
+		rec.spanCtx = trace.ContextWithSpan(&rec.ctx, &rec.span)
+	}
+	rec.setTraceparent(rec.span.sc)
+}
+
+// useSDKSpan makes span the request's server span.
+func (rec *recorder) useSDKSpan(span trace.Span) {
+	rec.sdkSpan = span
+	rec.spanCtx = trace.ContextWithSpan(&rec.ctx, span)
+	rec.setTraceparent(span.SpanContext())
 }
 
 var serverSpanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
@@ -79,22 +89,32 @@ func hasTraceHeaders(h http.Header) bool {
 	return tp || b
 }
 
-// setResponseTraceparent puts the server span's W3C traceparent (and
-// tracestate) on the response, so that clients can find the trace.
-func setResponseTraceparent(h http.Header, sc trace.SpanContext) {
+// setTraceparent puts the server span's W3C traceparent (and tracestate)
+// on the response, so that clients can find the trace. The value is
+// formatted into the recorder: no allocation.
+func (rec *recorder) setTraceparent(sc trace.SpanContext) {
 	if !sc.IsValid() {
 		return
 	}
-	var buf [55]byte
+	buf := &rec.traceparent
 	tid, sid := sc.TraceID(), sc.SpanID()
 	copy(buf[:], "00-")
 	hex.Encode(buf[3:35], tid[:])
 	buf[35] = '-'
 	hex.Encode(buf[36:52], sid[:])
 	buf[52] = '-'
+	const digits = "0123456789abcdef"
 	flags := sc.TraceFlags() & trace.FlagsSampled
-	hex.Encode(buf[53:55], []byte{byte(flags)})
-	h["Traceparent"] = []string{string(buf[:])}
+	buf[53], buf[54] = digits[flags>>4], digits[flags&15]
+	h := rec.ResponseWriter.Header()
+	if rec.traceparentVal[0] == "" {
+		// The header value points into the recorder, which the response
+		// keeps alive; these bytes are written once and never again.
+		rec.traceparentVal[0] = unsafe.String(&buf[0], len(buf))
+		h["Traceparent"] = rec.traceparentVal[:]
+	} else {
+		h["Traceparent"] = []string{string(buf[:])} // a second server span: the first value stays as it was
+	}
 	if ts := sc.TraceState(); ts.Len() > 0 {
 		h["Tracestate"] = []string{ts.String()}
 	}

@@ -19,6 +19,9 @@ import (
 // nothing.
 type Tracing struct {
 	tracer     trace.Tracer
+	provider   trace.TracerProvider // of tracer; nil without an SDK
+	mode       tracingMode
+	sampler    sdktrace.Sampler // the provider's, when exporting
 	propagator propagation.TextMapPropagator
 	shutdown   func(context.Context) error
 	// exporting is true when spans leave the process (an exporter is set).
@@ -28,6 +31,20 @@ type Tracing struct {
 	// storeSystem is db.system of store spans ("" means sqlite).
 	storeSystem string
 }
+
+// tracingMode is how server spans are made.
+type tracingMode int
+
+const (
+	// tracingPassOn: nothing is exported; every request gets ids only,
+	// with its caller's sampled flag (passOnTracer).
+	tracingPassOn tracingMode = iota
+	// tracingExporting: the SDK records and exports sampled spans; the
+	// sampler is asked first, and unsampled requests get ids only.
+	tracingExporting
+	// tracingDisabled: OTEL_SDK_DISABLED; the API's no-op tracer.
+	tracingDisabled
+)
 
 // tracingOptions are test hooks of setupTracing.
 type tracingOptions struct {
@@ -75,6 +92,7 @@ func setupTracing(ctx context.Context, getenv func(string) string, serviceName, 
 	}
 	if strings.EqualFold(env("OTEL_SDK_DISABLED"), "true") {
 		t.tracer = noop.NewTracerProvider().Tracer(tracerName)
+		t.mode = tracingDisabled
 		return t, nil
 	}
 
@@ -111,7 +129,9 @@ func setupTracing(ctx context.Context, getenv func(string) string, serviceName, 
 	tpOpts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sampler),
+		sdktrace.WithIDGenerator(requestIDs{}),
 	}
+	t.mode, t.sampler = tracingExporting, sampler
 	t.exporting = true
 	counted := &countingExporter{SpanExporter: exporter, drops: t.drops}
 	t.exporter = counted
@@ -134,6 +154,7 @@ func setupTracing(ctx context.Context, getenv func(string) string, serviceName, 
 	}))
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 	t.tracer = tp.Tracer(tracerName)
+	t.provider = tp
 	t.shutdown = tp.Shutdown
 	return t, nil
 }

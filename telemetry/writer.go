@@ -1,17 +1,24 @@
 package telemetry
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// recorder wraps a ResponseWriter to learn the status and size of the
-// response. The telemetry middlewares share one recorder per request: the
-// outermost creates it, the inner ones find it and reuse it.
+// recorder is the telemetry state of one request. It wraps the
+// ResponseWriter to learn the status and size of the response, and holds
+// what the middlewares share: one pair of clock readings, the server
+// span's ids and the request context that carries them (reqCtx), and the
+// response's traceparent value. The telemetry middlewares share one
+// recorder per request: the outermost creates it, the inner ones find it
+// and reuse it. Everything a request needs for its telemetry is in this
+// one allocation: an unsampled request has no SDK span at all.
 //
 // It implements http.Flusher and io.ReaderFrom itself, and Unwrap for
 // http.ResponseController (Hijack, SetReadDeadline, EnableFullDuplex, ...).
@@ -20,17 +27,36 @@ type recorder struct {
 	status      int
 	bytes       int64
 	wroteHeader bool
+	// completed is set when the handler returned (it did not panic).
+	completed bool
 
 	routeDone bool
 	routeVal  string
 
 	// start is when the outermost telemetry middleware saw the request;
-	// elapsed is measured once, by the first middleware to finish. Reading
-	// the clock is not free (hundreds of ns on some VMs), so the
-	// middlewares share one pair of readings.
-	start   time.Time
-	elapsed time.Duration
-	timed   bool
+	// end is read once, by the first middleware to finish. Reading the
+	// clock is not free (hundreds of ns on some VMs), so the middlewares
+	// share one pair of readings; end is also the access line's time.
+	start time.Time
+	end   time.Time
+	timed bool
+
+	// ctx is the request's context once a middleware has put something
+	// in it (ctx.parent is set): the server span, the router's route
+	// context. See reqCtx.
+	ctx reqCtx
+	// span is the server span when no SDK span was started for it (not
+	// sampled, or nothing exported): ids only, recording nothing.
+	span    idSpan
+	spanSet bool
+	// sdkSpan is the server span when the SDK made it (sampled), and
+	// spanCtx the context carrying it (also used for span when reqCtx
+	// cannot carry it, see spanKeyWorks).
+	sdkSpan trace.Span
+	spanCtx context.Context
+	// traceparent holds the response's traceparent header value.
+	traceparent    [55]byte
+	traceparentVal [1]string
 }
 
 // wrapWriter returns the recorder of w, reusing it when w already is one.
@@ -45,10 +71,30 @@ func wrapWriter(w http.ResponseWriter) (*recorder, http.ResponseWriter) {
 // duration returns the time since the request started, measured once.
 func (w *recorder) duration() time.Duration {
 	if !w.timed {
-		w.elapsed = time.Since(w.start)
+		w.end = time.Now()
 		w.timed = true
 	}
-	return w.elapsed
+	return w.end.Sub(w.start)
+}
+
+// spanContext returns the server span's ids: from the recorder when a
+// middleware of this request started the span, else from the context.
+func (w *recorder) spanContext(r *http.Request) trace.SpanContext {
+	switch {
+	case w.sdkSpan != nil:
+		return w.sdkSpan.SpanContext()
+	case w.spanSet:
+		return w.span.sc
+	}
+	return trace.SpanContextFromContext(r.Context())
+}
+
+// context returns the request's context as the middlewares extended it.
+func (w *recorder) context() context.Context {
+	if w.spanCtx != nil {
+		return w.spanCtx
+	}
+	return &w.ctx
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -119,7 +165,11 @@ func (w *recorder) statusOr(completed bool) int {
 // router ran: the chi route pattern, or RouteUnmatched.
 func (w *recorder) route(r *http.Request, status int) string {
 	if !w.routeDone {
-		w.routeVal = routeOf(r, status)
+		rctx := w.ctx.rctx
+		if rctx == nil {
+			rctx = chi.RouteContext(r.Context())
+		}
+		w.routeVal = routeOf(rctx, status)
 		w.routeDone = true
 	}
 	return w.routeVal
@@ -131,8 +181,7 @@ func (w *recorder) route(r *http.Request, status int) string {
 // mount's catch-all ("/admin/*"). A mount is recognisable by the RoutePath
 // it sets; a wildcard route of the router itself (r.Get("/static/*", ...))
 // keeps its pattern whatever it answers.
-func routeOf(r *http.Request, status int) string {
-	rctx := chi.RouteContext(r.Context())
+func routeOf(rctx *chi.Context, status int) string {
 	if rctx == nil || len(rctx.RoutePatterns) == 0 {
 		return RouteUnmatched
 	}

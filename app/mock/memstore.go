@@ -2,7 +2,9 @@ package mock
 
 import (
 	"context"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -239,3 +241,24 @@ func (s *MemStore) PruneVisits(ctx context.Context, beforeDay time.Time, limit i
 
 // Ready always succeeds.
 func (s *MemStore) Ready(ctx context.Context) error { return ctx.Err() }
+
+var _ app.TargetSource = (*MemStore)(nil)
+
+// ListTargets returns up to limit links live at now (not deleted,
+// disabled or expired; protected ones flagged) with codes after after, in
+// code order (byte order, as the stores' ORDER BY code).
+func (s *MemStore) ListTargets(ctx context.Context, after string, limit int, now time.Time) ([]app.CodeTarget, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []app.CodeTarget
+	for code, l := range s.links {
+		if code > after && l.State(now) == app.LinkLive {
+			out = append(out, app.CodeTarget{Code: code, Target: app.TargetOf(l)})
+		}
+	}
+	slices.SortFunc(out, func(a, b app.CodeTarget) int { return strings.Compare(a.Code, b.Code) })
+	return out[:min(limit, len(out))], nil
+}

@@ -10,4 +10,7 @@ import (
 
 func TestMemStoreContract(t *testing.T) {
 	storetest.Run(t, func(*testing.T) app.LinkStore { return mock.NewMemStore() })
+	t.Run("list targets", func(t *testing.T) {
+		storetest.RunTargets(t, func(*testing.T) app.LinkStore { return mock.NewMemStore() })
+	})
 }

@@ -211,6 +211,39 @@ func (db *DB) AddVisits(ctx context.Context, counts map[string]int64) error {
 	return nil
 }
 
+// ListTargets implements app.TargetSource: up to limit links live at now
+// with codes after after, in code order; a protected link's target says
+// that it has a password (the hash stays in the store).
+func (db *DB) ListTargets(ctx context.Context, after string, limit int, now time.Time) ([]app.CodeTarget, error) {
+	bctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(bctx, db.q.Targets, after, ms(now), limit)
+	if err != nil {
+		return nil, db.fail(ctx, "list links", err)
+	}
+	defer rows.Close()
+	out := make([]app.CodeTarget, 0, limit)
+	for rows.Next() {
+		var (
+			code, url string
+			expires   *time.Time
+			protected bool
+		)
+		if err := rows.Scan(&code, &url, &expires, &protected); err != nil {
+			return nil, db.fail(ctx, "list links", err)
+		}
+		t := app.TargetOf(&app.Link{URL: url, ExpiresAt: expires})
+		if protected {
+			t.Flags |= app.TargetProtected
+		}
+		out = append(out, app.CodeTarget{Code: code, Target: t})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.fail(ctx, "list links", err)
+	}
+	return out, nil
+}
+
 // ChangeSeq implements app.ChangeSource: the counter the triggers of
 // expand step 0003 bump on every delete or change of a link.
 func (db *DB) ChangeSeq(ctx context.Context) (int64, error) {
@@ -281,6 +314,7 @@ func (db *DB) Secret(ctx context.Context, name string, size int) ([]byte, error)
 }
 
 var (
+	_ app.TargetSource = (*DB)(nil)
 	_ app.LinkStore    = (*DB)(nil)
 	_ app.WriteProber  = (*DB)(nil)
 	_ app.ChangeSource = (*DB)(nil)

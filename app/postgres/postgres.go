@@ -48,6 +48,7 @@ type queries struct {
 	AddVisits string `json:"add_visits,omitempty"` // one statement per flush: two arrays, codes and counts
 	ChangeSeq string `json:"change_seq"`
 	Listen    string `json:"listen"`
+	Targets   string `json:"list_targets"` // live links in code order, to fill the redirect cache
 	Probe     string `json:"write_probe"`
 	SecretPut string `json:"secret_put"`
 	SecretGet string `json:"secret_get"`
@@ -78,6 +79,11 @@ var current = queries{
 	Delete:    `UPDATE links SET deleted_at = $1 WHERE code = $2 AND (deleted_at IS NULL OR deleted_at = 'epoch')`,
 	ChangeSeq: `SELECT seq FROM link_changes WHERE id = 1`,
 	Listen:    `LISTEN shortener_link_changes`,
+	// Live links only: not deleted (a guard's epoch is not a delete),
+	// not disabled, not expired; whether a password exists, never its hash.
+	Targets: `SELECT code, url, expires_at, coalesce(password_hash, '') <> '' FROM links
+		WHERE code > $1 AND (deleted_at IS NULL OR deleted_at = 'epoch') AND disabled_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+		ORDER BY code LIMIT $3`,
 	Probe:     `INSERT INTO settings (name, value) VALUES ('write_probe', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
 	SecretPut: `INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
 	SecretGet: `SELECT value FROM settings WHERE name = $1`,

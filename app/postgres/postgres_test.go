@@ -26,10 +26,12 @@ func MustOpen(tb testing.TB, opt postgres.Options) (*postgres.DB, string) {
 // TestStoreContract: the PostgreSQL store passes the LinkStore contract
 // that the SQLite store and the in-memory fake pass.
 func TestStoreContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) app.LinkStore {
+	open := func(t *testing.T) app.LinkStore {
 		db, _ := MustOpen(t, postgres.Options{})
 		return db
-	})
+	}
+	storetest.Run(t, open)
+	t.Run("list targets", func(t *testing.T) { storetest.RunTargets(t, open) })
 }
 
 func TestOpenTwiceAppliesStepsOnce(t *testing.T) {

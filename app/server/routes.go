@@ -41,19 +41,16 @@ func PublicRoutes(redirectStatus int) []telemetry.Route {
 }
 
 // NewPublic returns the public listener's handler: web page, JSON API,
-// redirects, and /healthz and /readyz (without detail) for load balancers. Middleware order, outermost first: recover, tracing, metrics,
-// access log, cross-origin protection; then, per route, fault injection.
+// redirects, and /healthz and /readyz (without detail) for load balancers.
+// Middleware order, outermost first: recover; telemetry (tracing, metrics
+// and access log in one layer around the router, see
+// telemetry.Instrument); cross-origin protection; then, per route, fault
+// injection.
 func NewPublic(d Deps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(recoverer(d.Logger))
-	if d.Tracing != nil {
-		r.Use(d.Tracing.Middleware)
-	}
 	if d.Metrics != nil {
 		d.Metrics.InitHTTP(PublicRoutes(d.RedirectStatus))
-		r.Use(d.Metrics.Middleware)
 	}
-	r.Use(telemetry.AccessLog(d.Logger))
 	r.Use(crossOriginProtection(d.Logger))
 	r.Method(http.MethodGet, "/healthz", handleHealthz())
 	r.Method(http.MethodGet, "/readyz", handleReadyz(d.Health, false))
@@ -92,8 +89,19 @@ func NewPublic(d Deps) http.Handler {
 
 	r.NotFound(handleNotFound(d).ServeHTTP)
 	r.MethodNotAllowed(handleMethodNotAllowed().ServeHTTP)
-	return r
+	return layered{router: r, serve: recoverer(d.Logger)(telemetry.Instrument(d.Tracing, d.Metrics, d.Logger)(r))}
 }
+
+// layered is a router with layers around it: requests go through the
+// layers, and route listings (chi.Walk) still see the router.
+type layered struct {
+	router // embedded under another name: a field named Routes would hide the method
+	serve  http.Handler
+}
+
+type router = chi.Routes
+
+func (l layered) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.serve.ServeHTTP(w, r) }
 
 // NewAdmin returns the operator listener's handler: metrics, health and
 // profiling. It is never exposed publicly.

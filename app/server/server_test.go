@@ -52,7 +52,7 @@ func newTestServer(t *testing.T, mod func(*server.Deps)) *testServer {
 	clock := mock.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 	svc := &app.Service{
 		Store:    db,
-		Cache:    expirable.NewLRU[string, *app.Link](100, nil, time.Minute),
+		Cache:    expirable.NewLRU[string, app.Target](100, nil, time.Minute),
 		Visits:   app.NewVisitCounter(db, logger, nil),
 		Observer: metrics,
 		Now:      clock.Now,

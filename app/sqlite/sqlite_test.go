@@ -235,5 +235,7 @@ func TestProbeWriteFailsWhileReadsWork(t *testing.T) {
 // TestStoreContract: the SQLite store passes the LinkStore contract that
 // the in-memory fake passes too.
 func TestStoreContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) app.LinkStore { return MustOpen(t, "") })
+	open := func(t *testing.T) app.LinkStore { return MustOpen(t, "") }
+	storetest.Run(t, open)
+	t.Run("list targets", func(t *testing.T) { storetest.RunTargets(t, open) })
 }

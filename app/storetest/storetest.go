@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -234,3 +235,90 @@ func copies(t *testing.T, s app.LinkStore) {
 		t.Fatalf("stored URL changed to %q through a caller's struct", got.URL)
 	}
 }
+
+// RunTargets is the contract of app.TargetSource (which releases before
+// the compact redirect cache did not have, so it is apart from Run): the
+// links a redirect cache is filled with are the live ones only (not
+// deleted, not expired at the given time), in code order, a page at a
+// time after a code, each with its target.
+func RunTargets(t *testing.T, open func(t *testing.T) app.LinkStore) {
+	s := open(t)
+	src, ok := s.(app.TargetSource)
+	if !ok {
+		t.Fatalf("%T does not list targets (app.TargetSource)", s)
+	}
+	ctx := context.Background()
+	later, past := base.Add(time.Hour), base.Add(-time.Hour)
+	laterMs := baseMs.Add(time.Hour)
+	for _, l := range []*app.Link{
+		{Code: "c-live", URL: "https://c.example/", CreatedAt: base},
+		{Code: "a-expiring", URL: "https://a.example/?q=1", CreatedAt: base, ExpiresAt: &later},
+		{Code: "b-expired", URL: "https://b.example/", CreatedAt: base, ExpiresAt: &past},
+		{Code: "d-deleted", URL: "https://d.example/", CreatedAt: base},
+		{Code: "e-live", URL: "https://e.example/", CreatedAt: base},
+		// What the cache needs of access controls: a password is a flag
+		// (never the hash), a disabled link is not listed, and undoing
+		// either leaves a plain link.
+		{Code: "f-protected", URL: "https://f.example/", CreatedAt: base, ExpiresAt: &later, PasswordHash: targetsHash},
+		{Code: "g-disabled", URL: "https://g.example/", CreatedAt: base},
+		{Code: "h-reenabled", URL: "https://h.example/", CreatedAt: base},
+		{Code: "i-unprotected", URL: "https://i.example/", CreatedAt: base, PasswordHash: targetsHash},
+		{Code: "j-deleted-protected", URL: "https://j.example/", CreatedAt: base, PasswordHash: targetsHash},
+		{Code: "k-disabled-protected", URL: "https://k.example/", CreatedAt: base, PasswordHash: targetsHash},
+	} {
+		mustCreate(t, s, l)
+	}
+	for _, code := range []string{"d-deleted", "j-deleted-protected"} {
+		if err := s.DeleteLink(ctx, code, base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for code, u := range map[string]app.LinkUpdate{
+		"g-disabled":           {DisabledAt: &base},
+		"h-reenabled":          {DisabledAt: &base},
+		"k-disabled-protected": {DisabledAt: &base},
+		"i-unprotected":        {ClearPassword: true},
+	} {
+		if _, err := s.UpdateLink(ctx, code, u); err != nil {
+			t.Fatalf("update %s: %v", code, err)
+		}
+	}
+	if _, err := s.UpdateLink(ctx, "h-reenabled", app.LinkUpdate{Enable: true}); err != nil {
+		t.Fatalf("enable h-reenabled: %v", err)
+	}
+	want := []app.CodeTarget{
+		{Code: "a-expiring", Target: app.Target{URL: "https://a.example/?q=1", Flags: app.TargetExpires, ExpiresAt: laterMs.UnixMilli()}},
+		{Code: "c-live", Target: app.Target{URL: "https://c.example/"}},
+		{Code: "e-live", Target: app.Target{URL: "https://e.example/"}},
+		{Code: "f-protected", Target: app.Target{URL: "https://f.example/", Flags: app.TargetProtected | app.TargetExpires, ExpiresAt: laterMs.UnixMilli()}},
+		{Code: "h-reenabled", Target: app.Target{URL: "https://h.example/"}},
+		{Code: "i-unprotected", Target: app.Target{URL: "https://i.example/"}},
+	}
+	var got []app.CodeTarget
+	for after := ""; ; {
+		page, err := src.ListTargets(ctx, after, 2, base)
+		if err != nil {
+			t.Fatalf("list after %q: %v", after, err)
+		}
+		if len(page) > 2 {
+			t.Fatalf("page of %d links, asked for 2", len(page))
+		}
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, page...)
+		after = page[len(page)-1].Code
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("listed %+v, want %+v", got, want)
+	}
+	// At a later time the expiring link is no longer live.
+	page, err := src.ListTargets(ctx, "", 10, later)
+	if err != nil || len(page) != 4 || page[0].Code != "c-live" || page[2].Code != "h-reenabled" {
+		t.Errorf("list after the expiry: %+v, %v; want c-live, e-live, h-reenabled and i-unprotected", page, err)
+	}
+}
+
+// targetsHash stands for a password hash in RunTargets: the stores keep
+// it as given, and no listed target may carry it.
+const targetsHash = "$argon2id$v=19$m=65536,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"

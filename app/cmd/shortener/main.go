@@ -20,7 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/net/netutil"
 
 	"github.com/obsshort/shortener/app"
@@ -108,8 +107,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer logOut.Close()
 	logger := telemetry.NewLogger(logOut, level).With("component", "shortener")
 	gcPercent, memLimitMiB := -1, -1 // left as the process has them
+	memLimitFollows := false         // the limit follows the redirect cache's size
 	if o.tuneGC {
-		gcPercent, memLimitMiB = cfg.applyGCSettings(getenv)
+		gcPercent, memLimitMiB, memLimitFollows = cfg.applyGCSettings(getenv)
 	}
 
 	reg := telemetry.NewRegistry()
@@ -176,26 +176,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFlush()
 	visits := app.NewVisitCounter(store, logger, metrics.VisitFlush)
-	visits.SetBatchSize(kind.visitBatch)
 	var flushDone sync.WaitGroup
 	flushDone.Go(func() { visits.Run(flushCtx, cfg.VisitFlush) })
 
 	// Cached links live until evicted. A change by any process (stable and
 	// canary share the file; replicas share the PostgreSQL database) is
 	// seen within half of --cache-ttl: on PostgreSQL at once through
-	// notifications, the counter poll being the fallback.
-	// A plain LRU: the expirable one kept a second index per entry (about
-	// 800 bytes an entry in all, measured with 1M links stored).
-	lruCache, err := lru.New[string, *app.Link](cfg.CacheSize)
-	if err != nil {
-		return fmt.Errorf("redirect cache: %w", err)
+	// notifications, the counter poll being the fallback. The compact
+	// cache holds about 70 bytes a link (an LRU of *Link held about 500),
+	// so every live link of a large database fits: it is filled at start.
+	links := app.NewRedirectCache(cfg.CacheSize)
+	cache := app.NewGuardedCache(links)
+	if memLimitFollows {
+		flushDone.Go(func() { followCacheMemory(flushCtx, links, time.Second) })
 	}
-	cache := app.NewGuardedCache(lruCache)
+	// The fill waits for the watch's first reading of the change counter:
+	// a change committed after a page of the fill was read then moves the
+	// counter past that reading, and the next poll drops the stale page.
+	changes := newFirstRead(db)
+	flushDone.Go(func() {
+		select {
+		case <-changes.read:
+		case <-flushCtx.Done():
+			return
+		}
+		start := time.Now()
+		n, err := cache.Fill(flushCtx, db, cfg.CacheSize, time.Now)
+		if err != nil && flushCtx.Err() == nil {
+			logger.Warn("filling the redirect cache stopped; links are cached as they are requested", "links", n, "err", err)
+			return
+		}
+		logger.Info("redirect cache filled", "links", n, "bytes", links.Bytes(), "took", time.Since(start).Round(time.Millisecond).String())
+	})
 	flushDone.Go(func() {
 		// A database that is down fails every check: say so once a minute
 		// (the poll and the feed both report here).
 		var lastWarn atomic.Int64
-		cache.WatchWith(flushCtx, db, watchOptions(db, cfg.CacheTTL/2, func(err error) {
+		cache.WatchWith(flushCtx, changes, watchOptions(db, cfg.CacheTTL/2, func(err error) {
 			now, last := time.Now().UnixNano(), lastWarn.Load()
 			if now-last >= int64(time.Minute) && lastWarn.CompareAndSwap(last, now) {
 				logger.Warn("link change check failed (said at most once a minute)", "err", err)

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -281,16 +282,20 @@ func TestGCSettingsRespectGoEnv(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	c := &config{GCPercent: 400, CacheSize: 50_000}
-	gc, lim := c.applyGCSettings(envFrom(nil))
-	if gc != 400 || lim != 48+48 {
-		t.Fatalf("defaults: gc %d, limit %d MiB; want 400 and 96", gc, lim)
+	gc, lim, follows := c.applyGCSettings(envFrom(nil))
+	if gc != 400 || lim != memoryHeadroomMiB || !follows {
+		t.Fatalf("defaults: gc %d, limit %d MiB, follows the cache %v; want 400, %d, true", gc, lim, follows, memoryHeadroomMiB)
 	}
 	if got := debug.SetGCPercent(400); got != 400 {
 		t.Fatalf("GC percent in effect %d, want 400", got)
 	}
-	gc, lim = c.applyGCSettings(envFrom(map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}))
-	if gc != -1 || lim != -1 {
-		t.Fatalf("with GOGC and GOMEMLIMIT set: gc %d, limit %d; want both left alone (-1)", gc, lim)
+	c.MemoryLimitMiB = 300
+	if _, lim, follows = c.applyGCSettings(envFrom(nil)); lim != 300 || follows {
+		t.Fatalf("--memory-limit-mib 300: limit %d MiB, follows the cache %v; want 300, false", lim, follows)
+	}
+	gc, lim, follows = c.applyGCSettings(envFrom(map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}))
+	if gc != -1 || lim != -1 || follows {
+		t.Fatalf("with GOGC and GOMEMLIMIT set: gc %d, limit %d, follows %v; want both left alone (-1)", gc, lim, follows)
 	}
 }
 
@@ -348,7 +353,8 @@ func TestBinaryTunesGC(t *testing.T) {
 		env                []string
 		wantGC, wantLimMiB float64
 	}{
-		{"flags", []string{"GOGC=", "GOMEMLIMIT="}, 250, 48 + 10},
+		// An empty database: the limit is the headroom above an empty cache.
+		{"flags", []string{"GOGC=", "GOMEMLIMIT="}, 250, memoryHeadroomMiB},
 		{"GOGC and GOMEMLIMIT win", []string{"GOGC=150", "GOMEMLIMIT=1GiB"}, 150, 1024},
 	}
 	for _, tt := range tests {
@@ -366,5 +372,31 @@ func TestBinaryTunesGC(t *testing.T) {
 				t.Errorf("memory limit in effect %v MiB, want %v", got/(1<<20), tt.wantLimMiB)
 			}
 		})
+	}
+}
+
+type fakeCacheSize struct{ n atomic.Int64 }
+
+func (f *fakeCacheSize) Bytes() int64 { return f.n.Load() }
+
+// TestMemoryLimitFollowsCache: the soft memory limit stays the headroom
+// above the redirect cache as the cache grows and shrinks.
+func TestMemoryLimitFollowsCache(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	cache := &fakeCacheSize{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { followCacheMemory(ctx, cache, time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done }()
+	for _, size := range []int64{0, 80 << 20, 200 << 20, 10 << 20} {
+		cache.n.Store(size)
+		want := memoryHeadroomMiB<<20 + size
+		deadline := time.Now().Add(5 * time.Second)
+		for debug.SetMemoryLimit(-1) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("cache of %d MiB: memory limit %d MiB, want %d MiB", size>>20, debug.SetMemoryLimit(-1)>>20, want>>20)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/obsshort/shortener/app"
@@ -14,6 +15,7 @@ type database interface {
 	app.LinkStore
 	app.WriteProber
 	app.ChangeSource
+	app.TargetSource
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
 	MigrateContract(ctx context.Context) ([]string, error)
 	Migrations(ctx context.Context) ([]string, error)
@@ -24,18 +26,15 @@ type database interface {
 // runs on it.
 type storeKind struct {
 	postgres bool
-	// visitBatch is how many links one visit-count write updates (0: the
-	// whole flush in one statement).
-	visitBatch int
 	// system is db.system of the store spans.
 	system string
 }
 
 func kindOf(db string) storeKind {
 	if postgres.IsURL(db) {
-		return storeKind{postgres: true, visitBatch: 0, system: "postgresql"}
+		return storeKind{postgres: true, system: "postgresql"}
 	}
-	return storeKind{visitBatch: sqlite.VisitBatch, system: "sqlite"}
+	return storeKind{system: "sqlite"}
 }
 
 // openDatabase opens the store the --db value names and applies its expand
@@ -72,4 +71,25 @@ func watchOptions(db database, interval time.Duration, onError func(error), onFe
 		o.Feed, o.KeepOnError, o.OnFeed = pg, true, onFeed
 	}
 	return o
+}
+
+// firstRead is a change source that closes read once a reading of the
+// counter succeeded.
+type firstRead struct {
+	app.ChangeSource
+	once sync.Once
+	read chan struct{}
+}
+
+func newFirstRead(src app.ChangeSource) *firstRead {
+	return &firstRead{ChangeSource: src, read: make(chan struct{})}
+}
+
+// ChangeSeq implements app.ChangeSource.
+func (f *firstRead) ChangeSeq(ctx context.Context) (int64, error) {
+	seq, err := f.ChangeSource.ChangeSeq(ctx)
+	if err == nil {
+		f.once.Do(func() { close(f.read) })
+	}
+	return seq, err
 }

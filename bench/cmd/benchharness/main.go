@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/obsshort/shortener/bench"
@@ -48,8 +50,19 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 	fs.StringVar(&cfg.Shortener, "shortener", "", "measure this prebuilt shortener binary instead of building ./app/cmd/shortener")
 	fs.StringVar(&cfg.Compare, "compare", "", "also measure this shortener binary in the same rounds (before/after a change)")
 	fs.StringVar(&cfg.TraceSampler, "trace-sampler", "", "experiment only: OTEL_TRACES_SAMPLER[:ARG] for the full-telemetry runs instead of the service default")
+	record := fs.Bool("record", false, "add the run's row to the history table in bench/README.md")
+	parts := fs.String("parts", "", "comma-separated parts to run, for work on one figure: "+strings.Join(bench.AllParts(), ", ")+" (default all)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *parts != "" {
+		for p := range strings.SplitSeq(*parts, ",") {
+			p = strings.TrimSpace(p)
+			if !slices.Contains(bench.AllParts(), p) {
+				return fmt.Errorf("-parts: unknown part %q; want some of %s", p, strings.Join(bench.AllParts(), ", "))
+			}
+			cfg.Parts = append(cfg.Parts, p)
+		}
 	}
 	root, err := moduleroot.Find(".")
 	if err != nil {
@@ -65,6 +78,13 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout, stde
 		return err
 	}
 	fmt.Fprint(stdout, rep.Markdown())
+	if *record {
+		readme := filepath.Join(root, "bench", "README.md")
+		if err := rep.RecordHistory(readme); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nrecorded in %s\n", readme)
+	}
 	fmt.Fprintf(stdout, "\nwritten: %s, %s\n", filepath.Join(cfg.OutDir, "results.json"), filepath.Join(cfg.OutDir, "results.md"))
 	return nil
 }
