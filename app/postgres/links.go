@@ -105,18 +105,16 @@ func utcOrNil(t *time.Time) *time.Time {
 	return &u
 }
 
-// CreateLink inserts a link; a taken code gives ECONFLICT.
+// CreateLink inserts a link; a taken code gives ECONFLICT. Concurrent
+// creates share INSERT statements (see inserter).
 func (db *DB) CreateLink(ctx context.Context, l *app.Link) error {
 	bctx, cancel := db.bound(ctx)
 	defer cancel()
 	var err error
-	if l.PasswordHash != "" {
-		if db.q.InsertProtected == "" {
-			return errOldStatements
-		}
-		_, err = db.pool.Exec(bctx, db.q.InsertProtected, l.Code, l.URL, ms(l.CreatedAt), msOrNil(l.ExpiresAt), l.PasswordHash)
+	if db.ins != nil {
+		err = db.ins.insert(bctx, l)
 	} else {
-		_, err = db.pool.Exec(bctx, db.q.Insert, l.Code, l.URL, ms(l.CreatedAt), msOrNil(l.ExpiresAt))
+		err = db.insertOne(bctx, l)
 	}
 	if err != nil {
 		return db.fail(ctx, "insert link", err)

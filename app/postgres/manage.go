@@ -144,26 +144,14 @@ func (db *DB) ImportLinks(ctx context.Context, links []*app.Link) ([]app.ImportO
 	if len(links) == 0 {
 		return out, ctx.Err()
 	}
-	n := len(links)
-	var (
-		codes, urls      = make([]string, n), make([]string, n)
-		created          = make([]time.Time, n)
-		expires, deleted = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
-		disabled         = make([]pgtype.Timestamptz, n)
-		hashes           = make([]pgtype.Text, n)
-		visits           = make([]int64, n)
-	)
-	for i, l := range links {
-		codes[i], urls[i], created[i] = l.Code, l.URL, ms(l.CreatedAt)
-		expires[i], deleted[i], disabled[i] = tsOrNull(l.ExpiresAt), guardedDeletedAt(l), tsOrNull(l.DisabledAt)
-		hashes[i], visits[i] = textOrNull(l.PasswordHash), l.Visits
-	}
+	args := insertArgs(links)
+	codes := args[0]
 	bctx, cancel := db.bound(ctx)
 	defer cancel()
 	inserted := map[string]bool{}
 	existing := map[string]string{}
 	err := pgx.BeginFunc(bctx, db.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(bctx, db.q.ImportInsert, codes, urls, created, expires, deleted, disabled, hashes, visits)
+		rows, err := tx.Query(bctx, db.q.ImportInsert, args...)
 		if err != nil {
 			return err
 		}
@@ -179,7 +167,7 @@ func (db *DB) ImportLinks(ctx context.Context, links []*app.Link) ([]app.ImportO
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if len(inserted) == n {
+		if len(inserted) == len(links) {
 			return nil
 		}
 		rows, err = tx.Query(bctx, db.q.ImportExisting, codes)

@@ -136,6 +136,9 @@ type DB struct {
 	opt   Options
 	// now is the clock of the per-day visit counts (SetClock).
 	now func() time.Time
+	// ins batches creates; nil with a snapshot of statements that has
+	// no multi-row insert (each create is then its own INSERT).
+	ins *inserter
 }
 
 // IsURL reports whether s names a PostgreSQL database (postgres:// or
@@ -231,11 +234,17 @@ func open(ctx context.Context, rawURL string, opt Options, q queries, steps []mi
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", Redact(rawURL), err)
 	}
+	if q.ImportInsert != "" {
+		db.ins = newInserter(db, batchWorkers(opt.MaxConns), maxBatchRows)
+	}
 	return db, nil
 }
 
-// Close closes the pool.
+// Close stops the batching of creates and closes the pool.
 func (db *DB) Close() error {
+	if db.ins != nil {
+		db.ins.close()
+	}
 	db.pool.Close()
 	return nil
 }
