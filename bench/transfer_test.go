@@ -69,3 +69,20 @@ func TestTransferFiguresTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestTransferPeakIsTheChilds: a small command run by a large process is
+// measured at its own size, not the parent's (wait4's ru_maxrss carries the
+// parent's high-water mark into a child started with vfork).
+func TestTransferPeakIsTheChilds(t *testing.T) {
+	ballast := make([]byte, 256<<20)
+	for i := range ballast {
+		ballast[i] = 1 // resident, so this process's peak is at least 256 MiB
+	}
+	r, _, err := runTransferCommand(context.Background(), "/bin/sleep", "", "0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PeakRSS <= 0 || r.PeakRSS > 64<<20 {
+		t.Errorf("peak RSS of sleep = %d bytes, want its own few MB (this process holds %d MiB)", r.PeakRSS, len(ballast)>>20)
+	}
+}
