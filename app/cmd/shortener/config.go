@@ -98,7 +98,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (*
 	fs.IntVar(&c.DBPool, "db-pool", 10, "PostgreSQL: connections in the pool (callers beyond it queue, up to --db-timeout)")
 	fs.DurationVar(&c.DBTimeout, "db-timeout", 5*time.Second, "PostgreSQL: bound on each database call, the wait for a free pooled connection included")
 	fs.IntVar(&c.GCPercent, "gc-percent", 400, "Go GC target percentage (the GOGC environment variable wins when set)")
-	fs.IntVar(&c.MemoryLimitMiB, "memory-limit-mib", 0, "Go soft memory limit in MiB; 0: 48 MiB above the redirect cache's size, following it as it fills (GOMEMLIMIT wins when set)")
+	fs.IntVar(&c.MemoryLimitMiB, "memory-limit-mib", 0, "Go soft memory limit in MiB; 0: 32 MiB above the redirect cache's size, following it as it fills (GOMEMLIMIT wins when set)")
 	fs.StringVar(&c.BlocklistFile, "blocklist-file", "", "file of blocked target hosts, one per line (# comments; a host blocks its subdomains); reloaded when it changes")
 	fs.IntVar(&c.ImportMaxMiB, "import-max-mib", 512, "largest file POST /api/v1/import accepts, in MiB (read as a stream: this bounds time, not memory)")
 	fs.IntVar(&c.VisitRetention, "visit-retention-days", 365, "days of per-day visit counts kept (today included); older days are deleted hourly, totals stay")
