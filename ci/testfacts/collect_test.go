@@ -242,3 +242,25 @@ not json
 		t.Errorf("findings with a non-zero exit: err %v lint %v", err, f.Lint)
 	}
 }
+
+// TestFuzzBoundaryFlake: only the fuzzer's own deadline error at the end
+// of -fuzztime is forgiven; a finding, a panic or any other failure is not.
+func TestFuzzBoundaryFlake(t *testing.T) {
+	tests := []struct {
+		name, out string
+		want      bool
+	}{
+		{"deadline at the boundary", "fuzz: elapsed: 1s, execs: 4972 (0/sec), new interesting: 5 (total: 74)\n--- FAIL: FuzzHello (1.02s)\n    context deadline exceeded\nFAIL\n", true},
+		{"a finding", "--- FAIL: FuzzHello (0.40s)\n    --- FAIL: FuzzHello (0.00s)\n        greet_test.go:63: Hello(\"\") lacks the greeting\n    Failing input written to testdata/fuzz/FuzzHello/1f2e\n    context deadline exceeded\nFAIL\n", false},
+		{"a panic", "--- FAIL: FuzzHello (0.30s)\n    panic: runtime error: index out of range\n    context deadline exceeded\n", false},
+		{"a worker that died", "--- FAIL: FuzzHello (3.00s)\n    fuzzing process hung or terminated unexpectedly: exit status 2\n", false},
+		{"a build error", "greet_test.go:3:1: syntax error\nFAIL\texample.com/fixture/greet [build failed]\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := fuzzBoundaryFlake(tt.out); got != tt.want {
+				t.Errorf("fuzzBoundaryFlake = %v, want %v for\n%s", got, tt.want, tt.out)
+			}
+		})
+	}
+}
