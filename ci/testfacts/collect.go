@@ -266,11 +266,14 @@ func run(ctx context.Context, cfg Config, args ...string) (stdout, stderr []byte
 // Go fuzzer's own error at the end of -fuzztime (golang/go#51484: "context
 // deadline exceeded" with a non-zero exit though nothing failed), not a
 // finding: a finding always writes its failing input, and a failing seed
-// or test reports "--- FAIL" with its own message.
+// reports its own "--- FAIL" line for the seed's subtest.
 func fuzzBoundaryFlake(out string) bool {
-	return strings.Contains(out, "context deadline exceeded") &&
-		!strings.Contains(out, "Failing input written to") &&
-		!strings.Contains(out, "panic:")
+	for _, finding := range []string{"Failing input written to", "panic:", "failure while testing seed corpus entry", "    --- FAIL: "} {
+		if strings.Contains(out, finding) {
+			return false
+		}
+	}
+	return strings.Contains(out, "context deadline exceeded")
 }
 
 func tail(s string, n int) string {

@@ -253,6 +253,7 @@ func TestFuzzBoundaryFlake(t *testing.T) {
 		{"deadline at the boundary", "fuzz: elapsed: 1s, execs: 4972 (0/sec), new interesting: 5 (total: 74)\n--- FAIL: FuzzHello (1.02s)\n    context deadline exceeded\nFAIL\n", true},
 		{"a finding", "--- FAIL: FuzzHello (0.40s)\n    --- FAIL: FuzzHello (0.00s)\n        greet_test.go:63: Hello(\"\") lacks the greeting\n    Failing input written to testdata/fuzz/FuzzHello/1f2e\n    context deadline exceeded\nFAIL\n", false},
 		{"a panic", "--- FAIL: FuzzHello (0.30s)\n    panic: runtime error: index out of range\n    context deadline exceeded\n", false},
+		{"a failing seed whose message names a deadline", "failure while testing seed corpus entry: FuzzHello/seed#0\n--- FAIL: FuzzHello (0.01s)\n    --- FAIL: FuzzHello/seed#0 (0.00s)\n        greet_test.go:63: dial: context deadline exceeded\nFAIL\n", false},
 		{"a worker that died", "--- FAIL: FuzzHello (3.00s)\n    fuzzing process hung or terminated unexpectedly: exit status 2\n", false},
 		{"a build error", "greet_test.go:3:1: syntax error\nFAIL\texample.com/fixture/greet [build failed]\n", false},
 	}
