@@ -36,8 +36,9 @@ type latencyResult struct {
 // Each latency runs from dispatch to the end of the response body; every
 // sample is kept and the percentiles are exact.
 //
-// The warm-up runs on the same attacker, so the measured run starts with
-// its connections open, as a server in service has them. (A fresh attacker
+// The warm-up runs on the same HTTP client (a second attacker over its
+// connection pool), so the measured run starts with its connections open,
+// as a server in service has them. (A fresh attacker
 // per run started with 64 workers dialling at once on the load generator's
 // single CPU; while they dialled the pacer started more workers, each
 // dialling too, and the generator itself fell behind: about 1,000
